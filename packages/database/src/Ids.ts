@@ -1,0 +1,62 @@
+/**
+ * Branded identifiers, so the ids of different tables cannot be mixed up.
+ * Postgres returns `bigint` columns as strings; the ids decode them to numbers
+ * (safe: identity values stay far below 2^53).
+ */
+import { Schema } from "effect"
+
+const BigintId = <B extends string>(brand: B) =>
+  Schema.NumberFromString.pipe(Schema.int(), Schema.positive(), Schema.brand(brand))
+
+export const JobId = BigintId("JobId")
+export type JobId = typeof JobId.Type
+
+export const DlqId = BigintId("DlqId")
+export type DlqId = typeof DlqId.Type
+
+export const ControlEventId = BigintId("ControlEventId")
+export type ControlEventId = typeof ControlEventId.Type
+
+export const AlertChannelId = BigintId("AlertChannelId")
+export type AlertChannelId = typeof AlertChannelId.Type
+
+export const AlertDeliveryId = BigintId("AlertDeliveryId")
+export type AlertDeliveryId = typeof AlertDeliveryId.Type
+
+export const ApiKeyId = BigintId("ApiKeyId")
+export type ApiKeyId = typeof ApiKeyId.Type
+
+export const ReplayRequestId = Schema.UUID.pipe(Schema.brand("ReplayRequestId"))
+export type ReplayRequestId = typeof ReplayRequestId.Type
+
+/** A real tenant: `*` is reserved for "every tenant" in control scopes. */
+export const TenantId = Schema.String.pipe(
+  Schema.minLength(1),
+  Schema.maxLength(128),
+  Schema.filter((s) => s !== "*" || "'*' is reserved for control scopes"),
+  Schema.brand("TenantId")
+)
+export type TenantId = typeof TenantId.Type
+
+/** A real queue name: `*` is reserved for "every queue" in control scopes. */
+export const QueueName = Schema.String.pipe(
+  Schema.minLength(1),
+  Schema.maxLength(128),
+  Schema.filter((s) => s !== "*" || "'*' is reserved for control scopes"),
+  Schema.brand("QueueName")
+)
+export type QueueName = typeof QueueName.Type
+
+export const JobType = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128), Schema.brand("JobType"))
+export type JobType = typeof JobType.Type
+
+/** A job's priority: 1 is the most urgent, 10 the least. */
+export const Priority = Schema.Int.pipe(Schema.between(1, 10), Schema.brand("Priority"))
+export type Priority = typeof Priority.Type
+
+/** Error classes are extensible; the built-in ones live in @redrive/jobs. */
+export const ErrorClass = Schema.String.pipe(Schema.pattern(/^[a-z][a-z0-9_]{0,63}$/), Schema.brand("ErrorClass"))
+export type ErrorClass = typeof ErrorClass.Type
+
+export const DefaultTenant = TenantId.make("default")
+export const DefaultQueue = QueueName.make("default")

@@ -1,0 +1,123 @@
+/** Reads and writes of `redrive.job_dlq`: inspection pages, single inserts and replay stamps. */
+import { SqlClient, SqlSchema } from "@effect/sql"
+import { Config, Effect, Option, Schema } from "effect"
+import * as Cursor from "./Cursor.js"
+import { DeadLetterAlreadyReplayed, DeadLetterNotFound, fromSqlError, InvalidCursor } from "./DatabaseError.js"
+import { DlqFilter } from "./DlqFilter.js"
+import { DlqId, JobId } from "./Ids.js"
+import { JobDlq } from "./JobDlq.js"
+
+export type JobDlqInsert = typeof JobDlq.insert.Type
+
+export const PageRequest = Schema.Struct({
+  limit: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 500)), { default: () => 50 }),
+  cursor: Schema.optional(Schema.String)
+})
+export type PageRequest = typeof PageRequest.Encoded
+
+export interface Page<A> {
+  readonly items: ReadonlyArray<A>
+  /** Pass back to get the next page; null on the last page. */
+  readonly nextCursor: string | null
+}
+
+export const MarkReplayed = Schema.Struct({
+  id: DlqId,
+  replayedBy: Schema.String,
+  replayJobId: JobId
+})
+export type MarkReplayed = typeof MarkReplayed.Type
+
+/** Signing key for cursors (REDRIVE_CURSOR_SECRET); every process serving one API must share it. */
+export const cursorSecret = Config.string("REDRIVE_CURSOR_SECRET").pipe(Config.withDefault("redrive-cursor-v1"))
+
+export class JobDlqRepo extends Effect.Service<JobDlqRepo>()("@redrive/database/JobDlqRepo", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const secret = yield* cursorSecret
+
+    const insertOne = SqlSchema.single({
+      Request: JobDlq.insert,
+      Result: JobDlq,
+      execute: (row) => sql`insert into redrive.job_dlq ${sql.insert(row)} returning *`
+    })
+
+    const findById = SqlSchema.findOne({
+      Request: DlqId,
+      Result: JobDlq,
+      execute: (id) => sql`select * from redrive.job_dlq where id = ${id}`
+    })
+
+    const stampReplayed = SqlSchema.findOne({
+      Request: MarkReplayed,
+      Result: JobDlq,
+      execute: (r) =>
+        sql`update redrive.job_dlq set replayed_at = now(), replayed_by = ${r.replayedBy}, replay_job_id = ${r.replayJobId}
+            where id = ${r.id} and replayed_at is null returning *`
+    })
+
+    const selectPage = SqlSchema.findAll({
+      Request: Schema.Struct({
+        filter: Schema.typeSchema(DlqFilter),
+        after: Schema.NullOr(Schema.Struct({ at: Schema.DateFromSelf, id: Schema.Number })),
+        limit: Schema.Number
+      }),
+      Result: JobDlq,
+      execute: ({ after, filter, limit }) => {
+        const clauses = [
+          sql`replayed_at is null`,
+          filter.tenantId !== undefined ? sql`tenant_id = ${filter.tenantId}` : undefined,
+          filter.queue !== undefined ? sql`queue = ${filter.queue}` : undefined,
+          filter.type !== undefined ? sql`type = ${filter.type}` : undefined,
+          filter.errorClass !== undefined ? sql`error_class = ${filter.errorClass}` : undefined,
+          filter.fingerprint !== undefined ? sql`fingerprint = ${filter.fingerprint}` : undefined,
+          filter.dlqFrom !== undefined ? sql`dlq_at >= ${filter.dlqFrom}` : undefined,
+          filter.dlqTo !== undefined ? sql`dlq_at < ${filter.dlqTo}` : undefined,
+          filter.ids !== undefined ? sql`id = any(${filter.ids}::bigint[])` : undefined,
+          after !== null ? sql`(dlq_at, id) < (${after.at}, ${after.id})` : undefined
+        ].filter((c) => c !== undefined)
+        return sql`select * from redrive.job_dlq where ${sql.and(clauses)}
+                   order by dlq_at desc, id desc limit ${limit}`
+      }
+    })
+
+    /**
+     * Unreplayed dead letters, newest first, one page at a time. Keyset pagination over
+     * (dlq_at desc, id desc): rows inserted between fetches never shift or repeat a page.
+     */
+    const listPending = Effect.fn("JobDlqRepo.listPending")(function*(filter: DlqFilter, page: PageRequest = {}) {
+      const limit = page.limit ?? 50
+      if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+        return yield* new InvalidCursor({ field: "cursor", reason: `limit must be an integer in 1..500, got ${limit}` })
+      }
+      const after = page.cursor === undefined ? null : yield* Cursor.decode(secret, page.cursor, filter)
+      const rows = yield* selectPage({ filter, after, limit: limit + 1 }).pipe(
+        Effect.mapError(fromSqlError("JobDlqRepo.listPending"))
+      )
+      const items = rows.slice(0, limit)
+      const last = items[items.length - 1]
+      const nextCursor = rows.length > limit && last !== undefined
+        ? Cursor.encode(secret, { at: last.dlqAt, id: last.id }, filter)
+        : null
+      return { items, nextCursor } satisfies Page<JobDlq>
+    })
+
+    /** Stamps a dead letter as replayed into `replayJobId`, once: a second stamp fails. */
+    const markReplayed = Effect.fn("JobDlqRepo.markReplayed")(function*(request: MarkReplayed) {
+      const updated = yield* stampReplayed(request).pipe(Effect.mapError(fromSqlError("JobDlqRepo.markReplayed")))
+      if (Option.isSome(updated)) return updated.value
+      const existing = yield* findById(request.id).pipe(Effect.mapError(fromSqlError("JobDlqRepo.markReplayed")))
+      if (Option.isNone(existing)) return yield* new DeadLetterNotFound({ id: request.id })
+      return yield* new DeadLetterAlreadyReplayed({ id: request.id, replayJobId: existing.value.replayJobId })
+    })
+
+    return {
+      insert: (row: JobDlqInsert) =>
+        insertOne(row).pipe(Effect.mapError(fromSqlError("JobDlqRepo.insert")), Effect.withSpan("JobDlqRepo.insert")),
+      get: (id: DlqId) =>
+        findById(id).pipe(Effect.mapError(fromSqlError("JobDlqRepo.get")), Effect.withSpan("JobDlqRepo.get")),
+      listPending,
+      markReplayed
+    } as const
+  })
+}) {}

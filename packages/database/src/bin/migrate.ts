@@ -1,0 +1,49 @@
+/**
+ * `pnpm migrate up | status`: migrates the database at DATABASE_URL, or the embedded default.
+ */
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Console, Effect, Layer, Redacted, Schema } from "effect"
+import * as Database from "../Database.js"
+import { resolveDatabase } from "../DatabaseUrl.js"
+import * as MigrationRunner from "../migrations/MigrationRunner.js"
+
+const Command = Schema.Literal("up", "status")
+
+const describe = (url: Redacted.Redacted, embedded: boolean) => {
+  const u = new URL(Redacted.value(url))
+  return `${embedded ? "embedded " : ""}postgres://${u.hostname}:${u.port || 5432}${u.pathname}`
+}
+
+export const printStatus = Effect.gen(function*() {
+  const rows = yield* MigrationRunner.status()
+  const width = Math.max(...rows.map((r) => r.file.length), 4)
+  yield* Console.log(`${"file".padEnd(width)}  state    applied at`)
+  for (const r of rows) {
+    const at = r.appliedAt ? `${r.appliedAt.toISOString()} (${r.durationMs} ms)` : "-"
+    yield* Console.log(`${r.file.padEnd(width)}  ${r.state.padEnd(7)}  ${at}`)
+  }
+  const pending = rows.filter((r) => r.state === "pending").length
+  yield* Console.log(`${rows.length - pending} applied, ${pending} pending`)
+})
+
+const program = Effect.gen(function*() {
+  const command = yield* Schema.decodeUnknown(Command)(process.argv[2] ?? "status").pipe(
+    Effect.mapError(() => new Error(`usage: migrate up|status (got ${JSON.stringify(process.argv[2])})`))
+  )
+  const db = yield* resolveDatabase
+  yield* Console.log(`database: ${describe(db.url, db.embedded)}`)
+  const run = command === "up"
+    ? Effect.gen(function*() {
+      const started = Date.now()
+      const applied = yield* MigrationRunner.up()
+      yield* Console.log(
+        applied.length === 0
+          ? "up to date: nothing to apply"
+          : `applied ${applied.length} migration(s) in ${Date.now() - started} ms: ${applied.map((f) => f.file).join(", ")}`
+      )
+    })
+    : printStatus
+  yield* run.pipe(Effect.provide(Database.layer({ url: db.url, maxConnections: 2 })))
+})
+
+program.pipe(Effect.scoped, Effect.provide(Layer.mergeAll(NodeContext.layer)), NodeRuntime.runMain({ disableErrorReporting: false }))

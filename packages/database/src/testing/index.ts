@@ -1,0 +1,2 @@
+export * as AdminClient from "./AdminClient.js"
+export * as TestDatabase from "./TestDatabase.js"

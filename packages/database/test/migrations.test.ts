@@ -1,0 +1,113 @@
+import { NodeContext } from "@effect/platform-node"
+import { SqlClient } from "@effect/sql"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Either, Layer } from "effect"
+import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as Database from "../src/Database.js"
+import * as MigrationRunner from "../src/migrations/MigrationRunner.js"
+import { TestDatabase } from "../src/testing/index.js"
+
+const repoMigrations = Effect.runSync(MigrationRunner.directory)
+const fileCount = readdirSync(repoMigrations).filter((f) => f.endsWith(".sql")).length
+
+/** A copy of the migrations that a test may edit. */
+const tempMigrations = (files?: ReadonlyArray<string>) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const dir = mkdtempSync(join(tmpdir(), "redrive-mig-"))
+      for (const f of files ?? readdirSync(repoMigrations)) cpSync(join(repoMigrations, f), join(dir, f))
+      return dir
+    }),
+    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+  )
+
+const emptyDatabase = TestDatabase.layerEmpty.pipe(Layer.merge(NodeContext.layer))
+
+describe("migration runner", () => {
+  it.live("applies every file in order once; a second up is a no-op", () =>
+    Effect.gen(function*() {
+      const first = yield* MigrationRunner.up()
+      assert.strictEqual(first.length, fileCount)
+      assert.deepStrictEqual(first.map((f) => f.id), [...first.map((f) => f.id)].sort((a, b) => a - b))
+      const second = yield* MigrationRunner.up()
+      assert.strictEqual(second.length, 0)
+      const status = yield* MigrationRunner.status()
+      assert.isTrue(status.every((s) => s.state === "applied" && s.appliedAt instanceof Date))
+      const sql = yield* SqlClient.SqlClient
+      const tables = yield* sql<{ name: string }>`select table_name as name from information_schema.tables
+        where table_schema = 'redrive' and table_type = 'BASE TABLE' order by 1`
+      assert.deepStrictEqual(tables.map((t) => t.name), [
+        "alert_channel", "alert_delivery", "api_key", "control", "control_event", "failure_stat", "job", "job_dlq",
+        "replay_request", "schema_migration"
+      ])
+    }).pipe(Effect.provide(emptyDatabase)))
+
+  it.live("two runners started together on a new database both succeed: one applies, one waits", () =>
+    Effect.gen(function*() {
+      const info = yield* TestDatabase.TestDatabaseInfo
+      // Two pools = two independent sessions, as two processes would have.
+      const runner = MigrationRunner.up().pipe(
+        Effect.provide(Database.layer({ url: info.url, maxConnections: 2 })),
+        Effect.provide(NodeContext.layer)
+      )
+      const [a, b] = yield* Effect.all([runner, runner], { concurrency: 2 })
+      assert.deepStrictEqual([a.length, b.length].sort((x, y) => x - y), [0, fileCount])
+      const sql = yield* SqlClient.SqlClient
+      const rows = yield* sql<{ n: string }>`select count(*) as n from redrive.schema_migration`
+      assert.strictEqual(Number(rows[0]!.n), fileCount)
+    }).pipe(Effect.provide(emptyDatabase)))
+
+  it.live("refuses, naming the file, when an applied file was changed", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempMigrations()
+      yield* MigrationRunner.up(dir)
+      writeFileSync(join(dir, "0004_control.sql"), "-- edited\n", { flag: "a" })
+      const result = yield* Effect.either(MigrationRunner.up(dir))
+      assert.isTrue(Either.isLeft(result))
+      if (Either.isLeft(result)) {
+        assert.strictEqual(result.left._tag, "MigrationRefused")
+        if (result.left._tag === "MigrationRefused") {
+          assert.strictEqual(result.left.reason, "checksum_mismatch")
+          assert.strictEqual(result.left.file, "0004_control.sql")
+        }
+      }
+      const status = yield* Effect.either(MigrationRunner.status(dir))
+      assert.isTrue(Either.isLeft(status))
+    }).pipe(Effect.scoped, Effect.provide(emptyDatabase)))
+
+  it.live("refuses a lower-numbered file that appears after a higher one was applied", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempMigrations(["0001_schema_and_roles.sql", "0002_job.sql"])
+      writeFileSync(join(dir, "0005_later.sql"), "create table redrive.later (id int);\n")
+      assert.strictEqual((yield* MigrationRunner.up(dir)).length, 3)
+      writeFileSync(join(dir, "0003_late.sql"), "create table redrive.late (id int);\n")
+      const result = yield* Effect.flip(MigrationRunner.up(dir))
+      assert.strictEqual(result._tag, "MigrationRefused")
+      if (result._tag === "MigrationRefused") {
+        assert.strictEqual(result.reason, "out_of_order")
+        assert.strictEqual(result.file, "0003_late.sql")
+      }
+      const sql = yield* SqlClient.SqlClient
+      const late = yield* sql<{ t: string | null }>`select to_regclass('redrive.late')::text as t`
+      assert.isNull(late[0]!.t)
+    }).pipe(Effect.scoped, Effect.provide(emptyDatabase)))
+
+  it.live("a failing file is rolled back, not recorded, and named in the error", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempMigrations(["0001_schema_and_roles.sql"])
+      writeFileSync(join(dir, "0002_broken.sql"), "create table redrive.half (id int);\nselect * from no_such_table;\n")
+      const error = yield* Effect.flip(MigrationRunner.up(dir))
+      assert.strictEqual(error._tag, "MigrationFailed")
+      if (error._tag === "MigrationFailed") {
+        assert.strictEqual(error.file, "0002_broken.sql")
+        assert.include(error.message, "no_such_table")
+      }
+      const sql = yield* SqlClient.SqlClient
+      const half = yield* sql<{ t: string | null }>`select to_regclass('redrive.half')::text as t`
+      assert.isNull(half[0]!.t)
+      const applied = yield* sql<{ id: number }>`select id from redrive.schema_migration order by id`
+      assert.deepStrictEqual(applied.map((r) => r.id), [1])
+    }).pipe(Effect.scoped, Effect.provide(emptyDatabase)))
+})
