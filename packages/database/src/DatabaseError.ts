@@ -13,8 +13,8 @@ export class DatabaseError extends Schema.TaggedError<DatabaseError>()("Database
   cause: Schema.optional(Schema.Defect)
 }) {}
 
-/** A row read from the database did not decode, or a value to write did not encode. */
-export class RowDecodeError extends Schema.TaggedError<RowDecodeError>()("RowDecodeError", {
+/** A row to write does not fit the model (bad input: nothing was written), or a row read back does not decode. */
+export class InvalidRow extends Schema.TaggedError<InvalidRow>()("InvalidRow", {
   operation: Schema.String,
   message: Schema.String
 }) {}
@@ -38,8 +38,8 @@ const pgFields = (cause: unknown): { code?: string; constraint?: string; message
 export const fromSqlError = (operation: string) =>
 (
   error: SqlError.SqlError | ParseError | Cause.NoSuchElementException
-): DatabaseError | RowDecodeError => {
-  if (error._tag === "ParseError") return new RowDecodeError({ operation, message: error.message })
+): DatabaseError | InvalidRow => {
+  if (error._tag === "ParseError") return new InvalidRow({ operation, message: error.message })
   if (error._tag === "NoSuchElementException") {
     return new DatabaseError({ operation, message: "the statement returned no row" })
   }

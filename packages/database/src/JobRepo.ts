@@ -9,6 +9,7 @@ import { Job } from "./Job.js"
 export type JobInsert = typeof Job.insert.Type
 
 const encodeHistory = Schema.encode(ErrorHistory)
+const validateBatch = Schema.validate(Schema.Array(Job.insert))
 
 export class JobRepo extends Effect.Service<JobRepo>()("@redrive/database/JobRepo", {
   effect: Effect.gen(function*() {
@@ -46,6 +47,7 @@ export class JobRepo extends Effect.Service<JobRepo>()("@redrive/database/JobRep
 
     const insertMany = Effect.fn("JobRepo.insertMany")(function*(jobs: ReadonlyArray<JobInsert>) {
       if (jobs.length === 0) return []
+      yield* validateBatch(jobs)
       const rows = yield* Effect.forEach(jobs, (job) =>
         Effect.map(encodeHistory(job.errorHistory), (history) => ({
           tenant_id: job.tenantId,

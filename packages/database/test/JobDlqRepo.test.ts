@@ -1,0 +1,173 @@
+import { SqlClient } from "@effect/sql"
+import { assert, layer } from "@effect/vitest"
+import { Effect, Option } from "effect"
+import { DlqFilter } from "../src/DlqFilter.js"
+import { ErrorClass, JobId, JobType } from "../src/Ids.js"
+import type { JobDlq } from "../src/JobDlq.js"
+import { JobDlqRepo } from "../src/JobDlqRepo.js"
+import { TestDatabase } from "../src/testing/index.js"
+import * as F from "./fixtures.js"
+
+const Test = JobDlqRepo.Default
+
+/** Walks every page of `filter` and returns the ids in the order they came. */
+const walk = (filter: DlqFilter, limit: number, between?: (page: number) => Effect.Effect<void, unknown, JobDlqRepo>) =>
+  Effect.gen(function*() {
+    const repo = yield* JobDlqRepo
+    const seen: Array<JobDlq> = []
+    let cursor: string | undefined
+    for (let page = 0; page < 1000; page++) {
+      const result = yield* repo.listPending(filter, cursor === undefined ? { limit } : { limit, cursor })
+      seen.push(...result.items)
+      if (result.nextCursor === null) return seen
+      cursor = result.nextCursor
+      if (between) yield* between(page)
+    }
+    throw new Error("pagination did not end")
+  })
+
+const isNewestFirst = (rows: ReadonlyArray<JobDlq>) =>
+  rows.every((r, i) => {
+    const prev = rows[i - 1]
+    if (!prev) return true
+    const dt = prev.dlqAt.getTime() - r.dlqAt.getTime()
+    return dt > 0 || (dt === 0 && prev.id > r.id)
+  })
+
+layer(TestDatabase.layer, { excludeTestServices: true })("JobDlqRepo", (it) => {
+  it.effect("a dead letter with a 3-entry history round-trips exactly", () =>
+    Effect.gen(function*() {
+      const repo = yield* JobDlqRepo
+      const input = F.deadLetter({ tenantId: F.tenant("roundtrip"), payload: { to: "x@example.com", snake_case: [1, { a_b: null }] } })
+      const inserted = yield* repo.insert(input)
+      const read = Option.getOrThrow(yield* repo.get(inserted.id))
+      assert.deepStrictEqual(read.errorHistory, F.history3)
+      assert.deepStrictEqual(read.payload, input.payload)
+      assert.deepStrictEqual(read, inserted)
+      const { id: _id, ...rest } = read
+      assert.deepStrictEqual({ ...rest }, { ...input })
+      // Stored verbatim: camelCase keys inside jsonb were not renamed, dates are ISO strings.
+      const sql = yield* SqlClient.SqlClient
+      const raw = yield* sql<{ h: ReadonlyArray<Record<string, unknown>> }>`
+        select error_history as h from redrive.job_dlq where id = ${read.id}`
+      assert.strictEqual(raw[0]!.h[0]!["errorClass"], "external_api")
+      assert.strictEqual(raw[0]!.h[0]!["at"], "2026-11-23T10:00:00.123Z")
+    }).pipe(Effect.provide(Test)))
+
+  it.effect("pages return every row exactly once, newest first", () =>
+    Effect.gen(function*() {
+      const repo = yield* JobDlqRepo
+      const tenantId = F.tenant("pages")
+      const base = Date.UTC(2026, 10, 1)
+      for (let i = 0; i < 95; i++) {
+        yield* repo.insert(F.deadLetter({ tenantId, dlqAt: new Date(base + (i % 40) * 1000) }))
+      }
+      const rows = yield* walk({ tenantId }, 10)
+      assert.strictEqual(rows.length, 95)
+      assert.strictEqual(new Set(rows.map((r) => r.id)).size, 95)
+      assert.isTrue(isNewestFirst(rows))
+    }).pipe(Effect.provide(Test)))
+
+  it.effect("30 rows sharing one dlq_at are each returned once", () =>
+    Effect.gen(function*() {
+      const repo = yield* JobDlqRepo
+      const tenantId = F.tenant("same-time")
+      const sql = yield* SqlClient.SqlClient
+      // One statement, one now(): the case that loses rows with a microsecond cursor in a ms Date.
+      yield* sql`insert into redrive.job_dlq (job_id, tenant_id, queue, type, payload, priority, max_attempts,
+                   error_class, attempts, fingerprint, first_failed_at)
+                 select 5000000 + g, 'same-time', 'q', 't', '{}', 5, 3, 'unknown', 3, 'fp', now()
+                 from generate_series(1, 30) g`
+      const rows = yield* walk({ tenantId }, 7)
+      assert.strictEqual(rows.length, 30)
+      assert.strictEqual(new Set(rows.map((r) => r.id)).size, 30)
+      assert.strictEqual(new Set(rows.map((r) => r.dlqAt.getTime())).size, 1)
+      assert.isTrue(isNewestFirst(rows))
+      void repo
+    }).pipe(Effect.provide(Test)))
+
+  it.effect("rows inserted between page fetches neither repeat nor displace earlier rows", () =>
+    Effect.gen(function*() {
+      const repo = yield* JobDlqRepo
+      const tenantId = F.tenant("moving")
+      const start = Date.now() - 60_000
+      const originals: Array<number> = []
+      for (let i = 0; i < 25; i++) {
+        originals.push((yield* repo.insert(F.deadLetter({ tenantId, dlqAt: new Date(start + i * 100) }))).id)
+      }
+      const rows = yield* walk({ tenantId }, 4, (page) =>
+        // Newer dead letters keep arriving while an operator pages through older ones.
+        Effect.asVoid(repo.insert(F.deadLetter({ tenantId, dlqAt: new Date(start + 100_000 + page) }))))
+      assert.strictEqual(new Set(rows.map((r) => r.id)).size, rows.length)
+      for (const id of originals) assert.strictEqual(rows.filter((r) => r.id === id).length, 1)
+      assert.isTrue(isNewestFirst(rows))
+    }).pipe(Effect.provide(Test)))
+
+  it.effect("filters by tenant, queue, type, error class, fingerprint, time range and ids", () =>
+    Effect.gen(function*() {
+      const repo = yield* JobDlqRepo
+      const tenantId = F.tenant("filters")
+      const t0 = Date.UTC(2026, 9, 1)
+      const a = yield* repo.insert(F.deadLetter({ tenantId, queue: F.queue("q1"), dlqAt: new Date(t0) }))
+      const b = yield* repo.insert(F.deadLetter({
+        tenantId,
+        queue: F.queue("q2"),
+        type: JobType.make("sms.send"),
+        errorClass: ErrorClass.make("rate_limit"),
+        fingerprint: "fp-2",
+        dlqAt: new Date(t0 + 1000)
+      }))
+      const c = yield* repo.insert(F.deadLetter({ tenantId, queue: F.queue("q1"), dlqAt: new Date(t0 + 2000) }))
+      yield* repo.insert(F.deadLetter({ tenantId: F.tenant("other"), queue: F.queue("q1"), dlqAt: new Date(t0) }))
+      const ids = (filter: DlqFilter) => Effect.map(walk(filter, 50), (rows) => rows.map((r) => r.id))
+      assert.deepStrictEqual(yield* ids({ tenantId }), [c.id, b.id, a.id])
+      assert.deepStrictEqual(yield* ids({ tenantId, queue: F.queue("q1") }), [c.id, a.id])
+      assert.deepStrictEqual(yield* ids({ tenantId, type: JobType.make("sms.send") }), [b.id])
+      assert.deepStrictEqual(yield* ids({ tenantId, errorClass: ErrorClass.make("rate_limit") }), [b.id])
+      assert.deepStrictEqual(yield* ids({ tenantId, fingerprint: "fp-2" }), [b.id])
+      assert.deepStrictEqual(yield* ids({ tenantId, dlqFrom: new Date(t0 + 1000), dlqTo: new Date(t0 + 2000) }), [b.id])
+      assert.deepStrictEqual(yield* ids({ tenantId, ids: [a.id, c.id] }), [c.id, a.id])
+    }).pipe(Effect.provide(Test)))
+
+  it.effect("a tampered cursor, or one used with another filter, is a typed InvalidCursor", () =>
+    Effect.gen(function*() {
+      const repo = yield* JobDlqRepo
+      const tenantId = F.tenant("cursor")
+      for (let i = 0; i < 3; i++) yield* repo.insert(F.deadLetter({ tenantId }))
+      const first = yield* repo.listPending({ tenantId }, { limit: 1 })
+      const cursor = first.nextCursor!
+      const [body, signature] = cursor.split(".") as [string, string]
+      const decoded = JSON.parse(Buffer.from(body, "base64url").toString()) as { id: number }
+      const forgedBody = Buffer.from(JSON.stringify({ ...decoded, id: decoded.id + 1 })).toString("base64url")
+      for (const bad of [`${forgedBody}.${signature}`, "garbage", `${body}.`, `${body}.${signature}x`]) {
+        const error = yield* Effect.flip(repo.listPending({ tenantId }, { limit: 1, cursor: bad }))
+        assert.strictEqual(error._tag, "InvalidCursor")
+      }
+      const otherFilter = yield* Effect.flip(repo.listPending({ tenantId, queue: F.queue("q") }, { limit: 1, cursor }))
+      assert.strictEqual(otherFilter._tag, "InvalidCursor")
+      assert.include(otherFilter._tag === "InvalidCursor" ? otherFilter.reason : "", "different filter")
+      const ok = yield* repo.listPending({ tenantId }, { limit: 1, cursor })
+      assert.strictEqual(ok.items.length, 1)
+    }).pipe(Effect.provide(Test)))
+
+  it.effect("markReplayed stamps once; a second stamp names the job the first replay made", () =>
+    Effect.gen(function*() {
+      const repo = yield* JobDlqRepo
+      const tenantId = F.tenant("replayed")
+      const row = yield* repo.insert(F.deadLetter({ tenantId }))
+      const stamped = yield* repo.markReplayed({ id: row.id, replayedBy: "ops@example.com", replayJobId: JobId.make(77) })
+      assert.strictEqual(stamped.replayJobId, 77)
+      assert.instanceOf(stamped.replayedAt, Date)
+      const again = yield* Effect.flip(
+        repo.markReplayed({ id: row.id, replayedBy: "someone-else", replayJobId: JobId.make(78) })
+      )
+      assert.deepStrictEqual(again._tag === "DeadLetterAlreadyReplayed" ? again.replayJobId : null, 77)
+      const missing = yield* Effect.flip(
+        repo.markReplayed({ id: F.dlqId(987654), replayedBy: "x", replayJobId: JobId.make(1) })
+      )
+      assert.strictEqual(missing._tag, "DeadLetterNotFound")
+      // A replayed dead letter leaves the pending list.
+      const page = yield* repo.listPending({ tenantId })
+      assert.strictEqual(page.items.length, 0)
+    }).pipe(Effect.provide(Test)))
+})

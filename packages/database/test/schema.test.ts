@@ -1,0 +1,125 @@
+import { SqlClient } from "@effect/sql"
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Effect, Schema } from "effect"
+import * as ErrorHistory from "../src/ErrorHistory.js"
+import { JobDlqRepo } from "../src/JobDlqRepo.js"
+import { JobRepo } from "../src/JobRepo.js"
+import { TestDatabase } from "../src/testing/index.js"
+import * as F from "./fixtures.js"
+
+const Repos = Effect.all({ jobs: JobRepo, dlq: JobDlqRepo })
+layer(TestDatabase.layer, { excludeTestServices: true })("schema constraints", (it) => {
+  it.effect("a non-array error_history is refused by the CHECK, on job and job_dlq", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const onJob = yield* Effect.flip(
+        sql`insert into redrive.job (type, error_history) values ('t', '{"attempt":1}'::jsonb)`
+      )
+      assert.include(String(onJob.cause), "job_error_history_is_array")
+      const onDlq = yield* Effect.flip(
+        sql`insert into redrive.job_dlq (job_id, queue, type, payload, priority, max_attempts, error_class, attempts,
+              error_history, fingerprint, first_failed_at)
+            values (1, 'q', 't', '{}', 5, 3, 'unknown', 3, '"text"'::jsonb, 'fp', now())`
+      )
+      assert.include(String(onDlq.cause), "job_dlq_error_history_is_array")
+      const count = yield* sql<{ n: string }>`select (select count(*) from redrive.job) + (select count(*) from redrive.job_dlq) as n`
+      assert.strictEqual(count[0]!.n, "0")
+    }))
+
+  it.effect("the repository reports a CHECK violation as a typed DatabaseError naming the constraint", () =>
+    Effect.gen(function*() {
+      const { jobs } = yield* Repos
+      // Valid for the model, refused by the table: a running job must hold a lease.
+      const error = yield* Effect.flip(jobs.insert(F.job({ state: "running" })))
+      assert.strictEqual(error._tag, "DatabaseError")
+      if (error._tag === "DatabaseError") {
+        assert.strictEqual(error.code, "23514")
+        assert.strictEqual(error.constraint, "job_running_has_lease")
+        assert.strictEqual(error.operation, "JobRepo.insert")
+      }
+    }).pipe(Effect.provide([JobRepo.Default, JobDlqRepo.Default])))
+
+  it.effect("bad input is refused before the database with an error naming the field, and nothing is written", () =>
+    Effect.gen(function*() {
+      const { jobs } = yield* Repos
+      const error = yield* Effect.flip(jobs.insertMany([F.job(), F.job({ maxAttempts: 0 })]))
+      assert.strictEqual(error._tag, "InvalidRow")
+      assert.include(error.message, "maxAttempts")
+      const sql = yield* SqlClient.SqlClient
+      const count = yield* sql<{ n: string }>`select count(*) as n from redrive.job`
+      assert.strictEqual(count[0]!.n, "0")
+    }).pipe(Effect.provide([JobRepo.Default, JobDlqRepo.Default])))
+
+  it.effect("states, priorities and the reserved '*' tenant are checked", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const bad = [
+        sql`insert into redrive.job (type, state) values ('t', 'done')`,
+        sql`insert into redrive.job (type, priority) values ('t', 11)`,
+        sql`insert into redrive.job (type, priority) values ('t', 0)`,
+        sql`insert into redrive.job (type, tenant_id) values ('t', '*')`,
+        sql`insert into redrive.job (type, state) values ('t', 'running')`,
+        sql`insert into redrive.control (tenant_id, queue, state, initiated_by) values ('a', '*', 'stopped', 'x')`,
+        sql`insert into redrive.replay_request (tenant_id, filter, requested_by) values ('a', '[]', 'x')`,
+        sql`insert into redrive.alert_channel (name, kind, url) values ('c', 'email', 'https://x')`
+      ]
+      for (const statement of bad) {
+        const error = yield* Effect.flip(statement)
+        assert.strictEqual((error.cause as { code?: string }).code, "23514")
+      }
+    }))
+
+  it.effect("timestamps round-trip through a JS Date exactly (millisecond columns)", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const rows = yield* sql<{ id: string; createdAt: Date }>`
+        insert into redrive.job (type, run_at) values ('t', now() + interval '1.2345678 seconds') returning id, created_at`
+      const { createdAt, id } = rows[0]!
+      const found = yield* sql<{ id: string }>`select id from redrive.job where created_at = ${createdAt}`
+      assert.deepStrictEqual(found.map((r) => r.id), [id])
+      const runAt = yield* sql<{ runAt: Date; micros: string }>`
+        select run_at, extract(microseconds from run_at)::bigint % 1000 as micros from redrive.job where id = ${id}`
+      assert.strictEqual(runAt[0]!.micros, "0")
+    }))
+})
+
+layer(TestDatabase.layer, { excludeTestServices: true })("redrive.history_append", (it) => {
+  const encode = Schema.encodeSync(ErrorHistory.ErrorHistory)
+  const decode = Schema.decodeUnknownSync(ErrorHistory.ErrorHistory)
+  const entry = (attempt: number): ErrorHistory.AttemptEntry => ({
+    attempt,
+    at: new Date(Date.UTC(2026, 10, 23, 10, 0, attempt)),
+    kind: "failed",
+    errorClass: "unknown",
+    tag: "Error",
+    message: `attempt ${attempt}`
+  })
+
+  it.effect("keeps the first and the newest entries and counts the dropped ones, like ErrorHistory.append", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      for (const cap of [3, 5]) {
+        let inTs: ErrorHistory.ErrorHistory = []
+        let inDb: unknown = []
+        for (let attempt = 1; attempt <= 12; attempt++) {
+          const next = entry(attempt)
+          inTs = ErrorHistory.append(inTs, next, cap)
+          const [single] = encode([next])
+          const rows = yield* sql<{ h: unknown }>`
+            select redrive.history_append(${JSON.stringify(inDb)}::jsonb, ${JSON.stringify(single)}::jsonb, ${cap}) as h`
+          inDb = rows[0]!.h
+          assert.deepStrictEqual(decode(inDb), inTs, `cap ${cap}, attempt ${attempt}`)
+        }
+        assert.strictEqual(inTs.length, cap)
+        assert.deepStrictEqual(inTs[0], entry(1))
+        assert.deepStrictEqual(inTs[1], { kind: "dropped", count: 12 - (cap - 1), at: entry(12).at })
+        assert.deepStrictEqual(inTs[cap - 1], entry(12))
+      }
+    }))
+})
+
+describe("ErrorHistory", () => {
+  it("refuses a cap below 3", () => {
+    assert.throws(() => ErrorHistory.append([], { kind: "dropped", count: 1, at: new Date() }, 2))
+  })
+})
