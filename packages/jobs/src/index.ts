@@ -1,0 +1,1 @@
+export * as ErrorClass from "./ErrorClass.js"
