@@ -98,7 +98,10 @@ export const verify = (
     }
   })
 
-/** Holds the migration lock for the enclosing scope; Postgres frees it if the process dies. */
+/**
+ * Holds the migration lock for the enclosing scope; Postgres frees it if the process dies.
+ * It reserves a connection of its own, so the pool needs at least two.
+ */
 const holdLock = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const connection = yield* sql.reserve

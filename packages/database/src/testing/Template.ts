@@ -22,7 +22,7 @@ export const prepareTemplate = (adminUrl: Redacted.Redacted) =>
     const building = `redrive_tplbuild_${process.pid}_${Date.now().toString(36)}`
     yield* adminQuery(adminUrl, `create database ${quoteIdent(building)}`)
     yield* MigrationRunner.up().pipe(
-      Effect.provide(Database.layer({ url: withDatabase(adminUrl, building), maxConnections: 1 })),
+      Effect.provide(Database.layer({ url: withDatabase(adminUrl, building), maxConnections: 2 })),
       Effect.scoped
     )
     // Another run may have finished the same template first: keep theirs.
