@@ -23,7 +23,12 @@ export const prepareTemplate = (adminUrl: Redacted.Redacted) =>
     yield* adminQuery(adminUrl, `create database ${quoteIdent(building)}`)
     yield* MigrationRunner.up().pipe(
       Effect.provide(Database.layer({ url: withDatabase(adminUrl, building), maxConnections: 2 })),
-      Effect.scoped
+      Effect.scoped,
+      Effect.timeoutFail({
+        duration: "2 minutes",
+        onTimeout: () => new Error(`migrating the test template ${building} took over 2 minutes`)
+      }),
+      Effect.onError(() => Effect.ignore(adminQuery(adminUrl, `drop database if exists ${quoteIdent(building)} with (force)`)))
     )
     // Another run may have finished the same template first: keep theirs.
     yield* adminQuery(adminUrl, `alter database ${quoteIdent(building)} rename to ${quoteIdent(name)}`).pipe(
