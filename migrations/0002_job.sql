@@ -46,14 +46,16 @@ create table redrive.job (
 comment on table redrive.job is 'Live jobs: available (waiting or scheduled), paused (waiting in a paused scope), running (leased), completed/cancelled (kept only under a retention).';
 comment on column redrive.job.replay_of is 'job_dlq.id this job was replayed from (lineage; no foreign key so pruning dead letters keeps the job).';
 
--- The claim: per queue, most urgent first, then oldest due.
-create index job_claim_idx on redrive.job (queue, priority, run_at, id) where state = 'available';
+-- The claim: per queue and tenant (tenant-fair claims walk it tenant by tenant), most urgent
+-- first, then oldest due. The same index serves the loose scan for tenants with work.
+create index job_claim_idx on redrive.job (queue, tenant_id, priority, run_at, id) where state = 'available';
 -- The rescuer: running jobs by lease expiry.
 create index job_rescue_idx on redrive.job (locked_until) where state = 'running';
 -- An idempotency key is unique among unfinished jobs of a tenant's queue.
 create unique index job_idempotency_idx on redrive.job (tenant_id, queue, idempotency_key)
   where idempotency_key is not null and state in ('available', 'paused', 'running');
--- Pause/resume/drain and per-tenant views.
-create index job_scope_idx on redrive.job (tenant_id, queue, state);
+-- Resume: the waiting jobs of a paused scope. Partial, so the claim/settle hot path never
+-- touches it (a full (tenant, queue, state) index cost every claim an extra index entry).
+create index job_paused_idx on redrive.job (tenant_id, queue) where state = 'paused';
 -- Retention of completed and cancelled jobs.
 create index job_finished_idx on redrive.job (completed_at) where state in ('completed', 'cancelled');

@@ -26,3 +26,11 @@ begin
   return jsonb_build_array(h -> 0, jsonb_build_object('kind', 'dropped', 'count', dropped, 'at', entry -> 'at'))
     || (select jsonb_agg(e order by i) from jsonb_array_elements(h) with ordinality as t(e, i) where i > n - (cap - 2));
 end $$;
+
+-- A timestamp as the ISO-8601 text a JS Date prints (UTC, milliseconds), for history entries.
+create function redrive.iso_ms(t timestamptz)
+returns text
+language sql
+stable
+parallel safe
+as $$ select to_char(t at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') $$;

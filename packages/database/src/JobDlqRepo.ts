@@ -4,6 +4,7 @@ import { Config, Effect, Option, Schema } from "effect"
 import * as Cursor from "./Cursor.js"
 import { DeadLetterAlreadyReplayed, DeadLetterNotFound, fromSqlError, InvalidCursor } from "./DatabaseError.js"
 import { DlqFilter } from "./DlqFilter.js"
+import * as DlqFilterSql from "./DlqFilterSql.js"
 import { DlqId, JobId } from "./Ids.js"
 import { JobDlq } from "./JobDlq.js"
 
@@ -66,16 +67,9 @@ export class JobDlqRepo extends Effect.Service<JobDlqRepo>()("@redrive/database/
       execute: ({ after, filter, limit }) => {
         const clauses = [
           sql`replayed_at is null`,
-          filter.tenantId !== undefined ? sql`tenant_id = ${filter.tenantId}` : undefined,
-          filter.queue !== undefined ? sql`queue = ${filter.queue}` : undefined,
-          filter.type !== undefined ? sql`type = ${filter.type}` : undefined,
-          filter.errorClass !== undefined ? sql`error_class = ${filter.errorClass}` : undefined,
-          filter.fingerprint !== undefined ? sql`fingerprint = ${filter.fingerprint}` : undefined,
-          filter.dlqFrom !== undefined ? sql`dlq_at >= ${filter.dlqFrom}` : undefined,
-          filter.dlqTo !== undefined ? sql`dlq_at < ${filter.dlqTo}` : undefined,
-          filter.ids !== undefined ? sql`id = any(${filter.ids}::bigint[])` : undefined,
-          after !== null ? sql`(dlq_at, id) < (${after.at}, ${after.id})` : undefined
-        ].filter((c) => c !== undefined)
+          ...DlqFilterSql.clauses(sql, filter),
+          ...(after !== null ? [sql`(dlq_at, id) < (${after.at}, ${after.id})`] : [])
+        ]
         return sql`select * from redrive.job_dlq where ${sql.and(clauses)}
                    order by dlq_at desc, id desc limit ${limit}`
       }

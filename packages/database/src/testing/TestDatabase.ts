@@ -9,6 +9,7 @@ import { inject } from "vitest"
 import * as Database from "../Database.js"
 import { withDatabase } from "../DatabaseUrl.js"
 import { adminQuery, quoteIdent } from "./AdminClient.js"
+import "./ProvidedContext.js"
 
 export class TestDatabaseInfo extends Context.Tag("@redrive/database/testing/TestDatabaseInfo")<TestDatabaseInfo, {
   readonly name: string

@@ -8,12 +8,7 @@ import type { TestProject } from "vitest/node"
 import * as EmbeddedPostgres from "../EmbeddedPostgres.js"
 import { prepareTemplate } from "./Template.js"
 
-declare module "vitest" {
-  export interface ProvidedContext {
-    redriveAdminUrl: string
-    redriveTemplate: string
-  }
-}
+import "./ProvidedContext.js"
 
 export default async function setup(project: TestProject) {
   const scope = Effect.runSync(Scope.make())

@@ -1,0 +1,158 @@
+/**
+ * Enqueueing jobs: one, or many in one statement. Runs on the ambient SqlClient, so inside the
+ * caller's `sql.withTransaction` the jobs commit or roll back with the caller's own writes (and
+ * the workers' wake-up is delivered at COMMIT). Payloads are checked with the job's Schema
+ * first: a ParseError names the field and nothing is written.
+ */
+import { SqlClient } from "@effect/sql"
+import { DatabaseError as DbError, Ids } from "@redrive/database"
+import { Config, Effect, Metric, Schema } from "effect"
+import { ArrayFormatter, type ParseError } from "effect/ParseResult"
+import * as JobSql from "./internal/JobSql.js"
+import type { AnyJobDefinition, JobDefinition } from "./JobDefinition.js"
+
+export interface EnqueueOptions {
+  readonly tenantId?: string
+  readonly priority?: number
+  /** When the job may run first; default now. */
+  readonly runAt?: Date
+  readonly maxAttempts?: number
+  /** A second enqueue with this key, while the first job is unfinished, returns the first job's id. */
+  readonly idempotencyKey?: string
+  readonly requestId?: string
+  readonly userId?: string
+}
+
+export interface EnqueueManyOptions extends Omit<EnqueueOptions, "idempotencyKey"> {
+  /** One key (or undefined) per payload. */
+  readonly idempotencyKeys?: ReadonlyArray<string | undefined>
+}
+
+/** A payload too large to store (REDRIVE_MAX_PAYLOAD_BYTES, default 1 MiB). */
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("Redrive/PayloadTooLarge", {
+  index: Schema.Int,
+  bytes: Schema.Int,
+  limit: Schema.Int
+}) {}
+
+/** An enqueue option that is out of range (names the option). */
+export class InvalidEnqueueOption extends Schema.TaggedError<InvalidEnqueueOption>()("Redrive/InvalidEnqueueOption", {
+  field: Schema.String,
+  message: Schema.String
+}) {}
+
+export type EnqueueError = ParseError | PayloadTooLarge | InvalidEnqueueOption | DbError.DatabaseError | DbError.InvalidRow
+
+export const maxPayloadBytes = Config.integer("REDRIVE_MAX_PAYLOAD_BYTES").pipe(Config.withDefault(1024 * 1024))
+
+export const enqueued = Metric.counter("redrive_jobs_enqueued_total", { incremental: true })
+
+const OptionsSchema = Schema.Struct({
+  tenantId: Ids.TenantId,
+  priority: Ids.Priority,
+  maxAttempts: Schema.Int.pipe(Schema.between(1, 1000)),
+  requestId: Schema.NullOr(Schema.String.pipe(Schema.maxLength(200))),
+  userId: Schema.NullOr(Schema.String.pipe(Schema.maxLength(200)))
+})
+
+const checkOptions = (definition: Pick<AnyJobDefinition, "priority" | "retry">, o: EnqueueOptions) =>
+  Schema.decodeUnknown(OptionsSchema)({
+    tenantId: o.tenantId ?? Ids.DefaultTenant,
+    priority: o.priority ?? definition.priority,
+    maxAttempts: o.maxAttempts ?? definition.retry.maxAttempts,
+    requestId: o.requestId ?? null,
+    userId: o.userId ?? null
+  }).pipe(
+    Effect.mapError((e) => {
+      const path = ArrayFormatter.formatErrorSync(e)[0]?.path ?? []
+      return new InvalidEnqueueOption({ field: path.map(String).join(".") || "options", message: e.message })
+    })
+  )
+
+/**
+ * Enqueues many jobs of one type in one statement; returns their ids in input order. A job
+ * whose idempotency key is already held by an unfinished job gets that job's id instead.
+ */
+export const many = <A, I>(
+  definition: JobDefinition<A, I>,
+  payloads: ReadonlyArray<A>,
+  options: EnqueueManyOptions = {}
+): Effect.Effect<ReadonlyArray<Ids.JobId>, EnqueueError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    if (payloads.length === 0) return []
+    const keys = options.idempotencyKeys
+    if (keys !== undefined && keys.length !== payloads.length) {
+      return yield* new InvalidEnqueueOption({
+        field: "idempotencyKeys",
+        message: `expected ${payloads.length} keys (one per payload), got ${keys.length}`
+      })
+    }
+    const checked = yield* checkOptions(definition, options)
+    const encoded = yield* Schema.encode(Schema.Array(definition.payload))(payloads)
+    const json = JSON.stringify(encoded)
+    const limit = yield* Effect.orDie(maxPayloadBytes)
+    if (json.length > limit) {
+      // Only on the slow path: find the offending payload to name it.
+      for (let i = 0; i < encoded.length; i++) {
+        const bytes = Buffer.byteLength(JSON.stringify(encoded[i]))
+        if (bytes > limit) return yield* new PayloadTooLarge({ index: i, bytes, limit })
+      }
+    }
+    const sql = yield* SqlClient.SqlClient
+    const hasKeys = keys !== undefined && keys.some((k) => k !== undefined)
+    const rows = yield* JobSql.insertBatch(sql, {
+      tenantId: checked.tenantId,
+      queue: definition.queue,
+      type: definition.name,
+      priority: checked.priority,
+      maxAttempts: checked.maxAttempts,
+      runAt: options.runAt ?? null,
+      payloads: json,
+      idempotencyKeys: hasKeys ? keys.map((k) => k ?? null) : [],
+      requestId: checked.requestId,
+      userId: checked.userId
+    }).pipe(Effect.mapError(DbError.fromSqlError("Enqueue.many")))
+    yield* Metric.incrementBy(enqueued, rows.length)
+    if (!hasKeys) return rows.map((r) => Ids.JobId.make(Number(r.id)))
+    // Keyed jobs: map each key to the job that holds it (inserted now, or already there).
+    const byKey = new Map<string, number>()
+    const unkeyed: Array<number> = []
+    for (const r of rows) {
+      if (r.idempotencyKey === null) unkeyed.push(Number(r.id))
+      else byKey.set(r.idempotencyKey, Number(r.id))
+    }
+    const missing = [...new Set(keys.filter((k): k is string => k !== undefined && !byKey.has(k)))]
+    if (missing.length > 0) {
+      const existing = yield* JobSql.findByIdempotencyKeys(sql, checked.tenantId, definition.queue, missing).pipe(
+        Effect.mapError(DbError.fromSqlError("Enqueue.many"))
+      )
+      for (const r of existing) byKey.set(r.idempotencyKey, Number(r.id))
+    }
+    let next = 0
+    const ids: Array<Ids.JobId> = []
+    for (const key of keys) {
+      const id = key === undefined ? unkeyed[next++] : byKey.get(key)
+      if (id === undefined) {
+        // The key's holder finished between our insert and our lookup: the caller may retry.
+        return yield* new DbError.DatabaseError({
+          operation: "Enqueue.many",
+          message: `idempotency key ${key ?? ""} is held by a job that is no longer visible; retry`
+        })
+      }
+      ids.push(Ids.JobId.make(id))
+    }
+    return ids
+  }).pipe(Effect.withSpan("Enqueue.many", { attributes: { type: definition.name, count: payloads.length } }))
+
+/** Enqueues one job; returns its id (or, for a duplicate idempotency key, the first job's id). */
+export const one = <A, I>(
+  definition: JobDefinition<A, I>,
+  payload: A,
+  options: EnqueueOptions = {}
+): Effect.Effect<Ids.JobId, EnqueueError, SqlClient.SqlClient> => {
+  const { idempotencyKey, ...rest } = options
+  return Effect.map(
+    many(definition, [payload], idempotencyKey === undefined ? rest : { ...rest, idempotencyKeys: [idempotencyKey] }),
+    (ids) => ids[0]!
+  )
+}

@@ -1,0 +1,362 @@
+/**
+ * Replay of dead letters. `replayOne` turns one dead letter into a new `available` job linked
+ * by `replay_of`, carrying its history plus a `replayed` entry; it is idempotent (a second
+ * call returns the same job). A bulk replay is a durable `replay_request`: a snapshot of what
+ * matches when it is created, replayed in batches under a lease, so a crashed run is resumed
+ * by the next runner and no dead letter is ever replayed twice.
+ */
+import { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import { DatabaseError as DbError, DlqFilter, ErrorHistory, Ids, ReplayRequest as RR } from "@redrive/database"
+import {
+  Cause,
+  Clock,
+  Config,
+  Context,
+  Data,
+  Duration,
+  Effect,
+  Exit,
+  Layer,
+  Metric,
+  Option,
+  ParseResult,
+  Schema
+} from "effect"
+import * as ReplaySql from "./internal/replaySql.js"
+import { JobRegistry } from "./JobRegistry.js"
+import * as Notify from "./Notify.js"
+
+const { DeadLetterNotFound } = DbError
+type DeadLetterNotFound = DbError.DeadLetterNotFound
+type DatabaseError = DbError.DatabaseError
+type InvalidRow = DbError.InvalidRow
+type ReplayRequest = RR.ReplayRequest
+
+/** An edited payload does not decode with its job type's Schema; nothing was written. */
+export class InvalidPayload extends Schema.TaggedError<InvalidPayload>()("Redrive/InvalidPayload", {
+  type: Schema.String,
+  /** The offending field as a dotted path (`address.zip`), or `payload` when the whole value is wrong. */
+  field: Schema.String,
+  path: Schema.Array(Schema.Union(Schema.String, Schema.Number)),
+  message: Schema.String
+}) {}
+
+/** A payload was edited for a job type this process has no definition for, so it cannot be validated. */
+export class UnknownJobType extends Schema.TaggedError<UnknownJobType>()("Redrive/UnknownJobType", {
+  type: Schema.String
+}) {}
+
+export class ReplayRequestNotFound extends Schema.TaggedError<ReplayRequestNotFound>()(
+  "Redrive/ReplayRequestNotFound",
+  { id: Schema.String }
+) {}
+
+/** The client-supplied id belongs to a request the caller cannot see (another tenant's). */
+export class ReplayRequestConflict extends Schema.TaggedError<ReplayRequestConflict>()(
+  "Redrive/ReplayRequestConflict",
+  { id: Schema.String }
+) {}
+
+export class InvalidBulkReplay extends Schema.TaggedError<InvalidBulkReplay>()("Redrive/InvalidBulkReplay", {
+  field: Schema.String,
+  message: Schema.String
+}) {}
+
+export interface ReplayOneInput {
+  readonly id: Ids.DlqId
+  /** Who replays (a user, an API key name): recorded in `replayed_by` and the history entry. */
+  readonly by: string
+  /** An edited payload, validated with the job type's Schema and stored in its encoded form. */
+  readonly payload?: unknown
+}
+
+export interface ReplayOneResult {
+  readonly jobId: Ids.JobId
+  /** false when the dead letter had been replayed already: `jobId` is that replay's job. */
+  readonly created: boolean
+}
+
+export const BulkReplay = Schema.Struct({
+  /** Client idempotency key: creating the same id again returns the existing request. */
+  id: Schema.optional(Ids.ReplayRequestId),
+  filter: DlqFilter.DlqFilter,
+  /** The tenant whose dead letters are replayed, or `*` for every tenant (admins only). */
+  scopeTenant: Schema.Union(Schema.Literal("*"), Ids.TenantId),
+  dryRun: Schema.Boolean,
+  ratePerSec: Schema.optional(Schema.Int.pipe(Schema.between(1, 1_000_000))),
+  requestedBy: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256))
+})
+export type BulkReplay = typeof BulkReplay.Type
+
+/** How a `runBulk` call ended. A failure is not an outcome: the request is marked `failed` and the error raised. */
+export type BulkRun = Data.TaggedEnum<{
+  /** Every matching dead letter has been replayed. */
+  Done: { readonly request: ReplayRequest }
+  Cancelled: { readonly request: ReplayRequest }
+  /** Another runner holds a live lease, or the request had already ended: nothing was done. */
+  NotClaimed: { readonly request: ReplayRequest }
+  /** Another runner took the request over (our lease had expired): this run stopped. */
+  LeaseLost: { readonly request: ReplayRequest }
+}>
+export const BulkRun = Data.taggedEnum<BulkRun>()
+
+export interface ReplayOptions {
+  /** Dead letters per batch statement (default 500); a rate limit lowers it to `ratePerSec`. */
+  readonly batchSize?: number
+  /** How long a runner owns a request without finishing a batch (default 1 minute). */
+  readonly lease?: Duration.DurationInput
+  /** History cap (default ErrorHistory.defaultCap). */
+  readonly historyCap?: number
+}
+
+export class Replay extends Context.Tag("@redrive/jobs/Replay")<Replay, {
+  readonly replayOne: (
+    input: ReplayOneInput
+  ) => Effect.Effect<
+    ReplayOneResult,
+    DeadLetterNotFound | InvalidPayload | UnknownJobType | DatabaseError | InvalidRow
+  >
+  readonly createBulk: (
+    input: BulkReplay
+  ) => Effect.Effect<ReplayRequest, InvalidBulkReplay | ReplayRequestConflict | DatabaseError | InvalidRow>
+  readonly get: (id: Ids.ReplayRequestId) => Effect.Effect<ReplayRequest, ReplayRequestNotFound | DatabaseError | InvalidRow>
+  /** pending/running → cancelled; a request that already ended is returned unchanged. */
+  readonly cancel: (
+    id: Ids.ReplayRequestId
+  ) => Effect.Effect<ReplayRequest, ReplayRequestNotFound | DatabaseError | InvalidRow>
+  /** Claims the request and replays it batch by batch until done, cancelled or taken over. */
+  readonly runBulk: (
+    id: Ids.ReplayRequestId,
+    workerId: string
+  ) => Effect.Effect<BulkRun, ReplayRequestNotFound | DatabaseError | InvalidRow>
+  /** The oldest request waiting for a runner: pending, or running under an expired lease. */
+  readonly nextRunnable: Effect.Effect<Option.Option<Ids.ReplayRequestId>, DatabaseError | InvalidRow>
+}>() {}
+
+export const replaysTotal = Metric.counter("redrive_replays_total", {
+  description: "Dead letters replayed into new jobs",
+  incremental: true
+})
+export const replayBatchesTotal = Metric.counter("redrive_replay_batches_total", {
+  description: "Bulk replay batch statements run",
+  incremental: true
+})
+export const replayRequestsTotal = Metric.counter("redrive_replay_requests_total", {
+  description: "Bulk replay requests that ended, by final state",
+  incremental: true
+})
+
+const firstIssue = (error: ParseResult.ParseError) => {
+  const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+  const path = (issue?.path ?? []).flatMap((k) => typeof k === "symbol" ? [] : [k])
+  return { path, message: issue?.message ?? error.message }
+}
+
+const ReplayOneRow = Schema.Struct({ dlqId: Ids.DlqId, jobId: Ids.JobId, created: Schema.Boolean })
+const BatchRow = Schema.Struct({
+  state: RR.ReplayRequestState,
+  replayed: Schema.NumberFromString,
+  batchReplayed: Schema.NumberFromString,
+  lastId: Schema.NullOr(Schema.NumberFromString)
+})
+const decodeRequests = Schema.decodeUnknown(Schema.Array(RR.ReplayRequest))
+const decodeOne = Schema.decodeUnknown(Schema.Array(ReplayOneRow))
+const decodeBatch = Schema.decodeUnknown(Schema.Array(BatchRow))
+const decodeType = Schema.decodeUnknown(Schema.Array(Schema.Struct({ type: Schema.String })))
+const decodeIds = Schema.decodeUnknown(Schema.Array(Schema.Struct({ id: Ids.ReplayRequestId })))
+const validateBulk = Schema.validate(BulkReplay)
+const encodeFilter = Schema.encode(DlqFilter.DlqFilter)
+
+const describe = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+  return text.slice(0, 2000)
+}
+
+export const make = (options: ReplayOptions = {}) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const registry = yield* JobRegistry
+    const batchSize = options.batchSize ?? 500
+    const leaseMs = Duration.toMillis(Duration.decode(options.lease ?? "1 minute"))
+    const cap = options.historyCap ?? ErrorHistory.defaultCap
+    if (!Number.isInteger(batchSize) || batchSize < 1) return yield* Effect.dieMessage(`batchSize must be a positive integer`)
+
+    /** Runs a statement and decodes its rows, mapping failures to the database package's typed errors. */
+    const rows = <A>(
+      operation: string,
+      statement: Effect.Effect<ReadonlyArray<object>, SqlError>,
+      decode: (rows: ReadonlyArray<object>) => Effect.Effect<ReadonlyArray<A>, ParseResult.ParseError>
+    ) => statement.pipe(Effect.flatMap(decode), Effect.mapError(DbError.fromSqlError(operation)))
+
+    const validatePayload = Effect.fn("Replay.validatePayload")(function*(id: Ids.DlqId, payload: unknown) {
+      const found = yield* rows("Replay.replayOne", ReplaySql.deadLetterType(sql, id), decodeType)
+      const type = found[0]?.type
+      if (type === undefined) return yield* new DeadLetterNotFound({ id })
+      const definition = registry.get(type)
+      if (Option.isNone(definition)) return yield* new UnknownJobType({ type })
+      const invalid = (path: ReadonlyArray<string | number>, message: string) =>
+        new InvalidPayload({ type, field: path.length === 0 ? "payload" : path.join("."), path, message })
+      const stored = yield* definition.value.normalizePayload(payload).pipe(
+        Effect.mapError((e) => {
+          const issue = firstIssue(e)
+          return invalid(issue.path, issue.message)
+        })
+      )
+      const json = JSON.stringify(stored) as string | undefined
+      if (json === undefined) return yield* invalid([], "the payload is not a JSON value")
+      return json
+    })
+
+    const replayOne = Effect.fn("Replay.replayOne")(function*(input: ReplayOneInput) {
+      yield* Effect.annotateCurrentSpan("dlqId", input.id)
+      const payloadJson = input.payload === undefined ? null : yield* validatePayload(input.id, input.payload)
+      const [row] = yield* rows(
+        "Replay.replayOne",
+        ReplaySql.replayOne(sql, { id: input.id, by: input.by, payloadJson, cap, channel: Notify.channel }),
+        decodeOne
+      )
+      if (row === undefined) return yield* new DeadLetterNotFound({ id: input.id })
+      if (row.created) yield* Metric.increment(Metric.tagged(replaysTotal, "mode", "one"))
+      return { jobId: row.jobId, created: row.created } satisfies ReplayOneResult
+    })
+
+    const get = Effect.fn("Replay.get")(function*(id: Ids.ReplayRequestId) {
+      const [request] = yield* rows("Replay.get", ReplaySql.findRequest(sql, id), decodeRequests)
+      if (request === undefined) return yield* new ReplayRequestNotFound({ id })
+      return request
+    })
+
+    const createBulk = Effect.fn("Replay.createBulk")(function*(input: BulkReplay) {
+      const valid = yield* validateBulk(input).pipe(
+        Effect.mapError((e) => {
+          const issue = firstIssue(e)
+          return new InvalidBulkReplay({ field: issue.path.join(".") || "request", message: issue.message })
+        })
+      )
+      const filterJson = JSON.stringify(
+        yield* encodeFilter(valid.filter).pipe(
+          Effect.mapError((e) => new InvalidBulkReplay({ field: ["filter", ...firstIssue(e).path].join("."), message: e.message }))
+        )
+      )
+      const [created] = yield* rows(
+        "Replay.createBulk",
+        ReplaySql.createBulk(sql, {
+          id: valid.id ?? null,
+          scope: valid.scopeTenant,
+          filter: valid.filter,
+          filterJson,
+          dryRun: valid.dryRun,
+          ratePerSec: valid.ratePerSec ?? null,
+          requestedBy: valid.requestedBy
+        }),
+        decodeRequests
+      )
+      if (created !== undefined) {
+        yield* Effect.annotateCurrentSpan("replayRequestId", created.id)
+        return created
+      }
+      // The id exists already: the same request again returns it (idempotent create).
+      const id = valid.id
+      if (id === undefined) return yield* Effect.dieMessage("a generated replay request id collided")
+      return yield* get(id).pipe(
+        Effect.catchTag("Redrive/ReplayRequestNotFound", () => Effect.fail(new ReplayRequestConflict({ id })))
+      )
+    })
+
+    const cancel = Effect.fn("Replay.cancel")(function*(id: Ids.ReplayRequestId) {
+      const [cancelled] = yield* rows("Replay.cancel", ReplaySql.cancel(sql, id), decodeRequests)
+      if (cancelled === undefined) return yield* get(id)
+      yield* Metric.increment(Metric.tagged(replayRequestsTotal, "state", "cancelled"))
+      return cancelled
+    })
+
+    const runBatches = (request: ReplayRequest, workerId: string) =>
+      Effect.gen(function*() {
+        const rate = request.ratePerSec
+        const limit = rate === null ? batchSize : Math.min(batchSize, rate)
+        let afterId = 0
+        while (true) {
+          const started = yield* Clock.currentTimeMillis
+          const [batch] = yield* rows(
+            "Replay.runBulk",
+            ReplaySql.replayBatch(sql, {
+              requestId: request.id,
+              workerId,
+              scope: request.tenantId,
+              filter: request.filter,
+              maxDlqId: request.maxDlqId,
+              afterId,
+              limit,
+              by: request.requestedBy,
+              cap,
+              leaseMs,
+              channel: Notify.channel
+            }),
+            decodeBatch
+          )
+          // No row: the request was cancelled, or another runner holds it now.
+          if (batch === undefined) return
+          yield* Metric.increment(replayBatchesTotal)
+          yield* Metric.incrementBy(Metric.tagged(replaysTotal, "mode", "bulk"), batch.batchReplayed)
+          if (batch.state === "done") return
+          afterId = batch.lastId ?? afterId
+          if (rate !== null) {
+            const wait = (batch.batchReplayed * 1000) / rate - ((yield* Clock.currentTimeMillis) - started)
+            if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
+          }
+        }
+      })
+
+    const runBulk = Effect.fn("Replay.runBulk")(function*(id: Ids.ReplayRequestId, workerId: string) {
+      yield* Effect.annotateCurrentSpan({ replayRequestId: id, workerId })
+      const claimed = yield* rows("Replay.runBulk", ReplaySql.claim(sql, id, workerId, leaseMs), Effect.succeed)
+      if (claimed.length === 0) return BulkRun.NotClaimed({ request: yield* get(id) })
+      // From here the request is ours: whatever happens (even a stored filter that no longer
+      // decodes) ends in `failed`, or hands the request back when interrupted.
+      yield* rows("Replay.runBulk", Effect.succeed(claimed), decodeRequests).pipe(
+        Effect.flatMap(([request]) => request === undefined ? Effect.void : runBatches(request, workerId)),
+        Effect.onExit((exit) =>
+          Exit.isSuccess(exit)
+            ? Effect.void
+            : Cause.isInterruptedOnly(exit.cause)
+            ? Effect.ignoreLogged(ReplaySql.release(sql, id, workerId))
+            : ReplaySql.markFailed(sql, id, workerId, describe(exit.cause)).pipe(
+              Effect.zipRight(Metric.increment(Metric.tagged(replayRequestsTotal, "state", "failed"))),
+              Effect.ignoreLogged
+            )
+        )
+      )
+      const request = yield* get(id)
+      if (request.state === "done") {
+        yield* Metric.increment(Metric.tagged(replayRequestsTotal, "state", "done"))
+        return BulkRun.Done({ request })
+      }
+      return request.state === "cancelled" ? BulkRun.Cancelled({ request }) : BulkRun.LeaseLost({ request })
+    })
+
+    const nextRunnable = rows("Replay.nextRunnable", ReplaySql.nextRunnable(sql), decodeIds).pipe(
+      Effect.map((found) => Option.fromNullable(found[0]?.id)),
+      Effect.withSpan("Replay.nextRunnable")
+    )
+
+    return Replay.of({ replayOne, createBulk, get, cancel, runBulk, nextRunnable })
+  })
+
+/** Needs SqlClient and JobRegistry. */
+export const layer = (options: ReplayOptions = {}) => Layer.effect(Replay, make(options))
+
+/** REDRIVE_REPLAY_BATCH_SIZE (default 500) and REDRIVE_REPLAY_LEASE (default 1 minute). */
+export const layerConfig = Layer.unwrapEffect(
+  Effect.map(
+    Config.all({
+      batchSize: Config.integer("REDRIVE_REPLAY_BATCH_SIZE").pipe(
+        Config.validate({ message: "REDRIVE_REPLAY_BATCH_SIZE must be between 1 and 10000", validation: (n) => n >= 1 && n <= 10_000 }),
+        Config.withDefault(500)
+      ),
+      lease: Config.duration("REDRIVE_REPLAY_LEASE").pipe(Config.withDefault(Duration.minutes(1)))
+    }),
+    layer
+  )
+)

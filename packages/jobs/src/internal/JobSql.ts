@@ -1,0 +1,330 @@
+/**
+ * Every statement the job runtime sends for `redrive.job`, in one place. Each is one round
+ * trip for a whole batch: rows travel as one jsonb or array parameter, never one query per job.
+ */
+import type { SqlClient } from "@effect/sql/SqlClient"
+import * as Notify from "../Notify.js"
+
+/** The state a new job starts in: `paused` when its scope (or a wildcard over it) has a control row. */
+const initialState = (sql: SqlClient, tenantId: string, queue: string) =>
+  sql`case when exists (
+        select 1 from redrive.control c
+        where c.tenant_id in (${tenantId}, '*') and c.queue in (${queue}, '*')
+      ) then 'paused' else 'available' end`
+
+export interface InsertBatch {
+  readonly tenantId: string
+  readonly queue: string
+  readonly type: string
+  readonly priority: number
+  readonly maxAttempts: number
+  /** null: now() */
+  readonly runAt: Date | null
+  /** JSON text of the payload array */
+  readonly payloads: string
+  /** one per payload, or empty when no job has a key */
+  readonly idempotencyKeys: ReadonlyArray<string | null>
+  readonly requestId: string | null
+  readonly userId: string | null
+}
+
+/**
+ * Inserts the batch; a job whose idempotency key matches an unfinished job of the same tenant
+ * and queue is not inserted. Returns the inserted rows (id, key) and wakes the queue's workers.
+ */
+export const insertBatch = (sql: SqlClient, b: InsertBatch) =>
+  sql<{ readonly id: string; readonly idempotencyKey: string | null }>`
+    with input as (
+      select e.payload, e.ord, k.key
+      from jsonb_array_elements(${b.payloads}::jsonb) with ordinality as e(payload, ord)
+      left join unnest(${b.idempotencyKeys}::text[]) with ordinality as k(key, ord) on k.ord = e.ord
+    ), state as (
+      select ${initialState(sql, b.tenantId, b.queue)} as s
+    ), inserted as (
+      insert into redrive.job (tenant_id, queue, type, payload, priority, max_attempts, run_at, state,
+                               idempotency_key, request_id, user_id)
+      select ${b.tenantId}, ${b.queue}, ${b.type}, i.payload, ${b.priority}, ${b.maxAttempts},
+             coalesce(${b.runAt}::timestamptz, now()), state.s, i.key, ${b.requestId}, ${b.userId}
+      from input i, state
+      order by i.ord
+      on conflict (tenant_id, queue, idempotency_key)
+        where idempotency_key is not null and state in ('available', 'paused', 'running')
+        do nothing
+      returning id, idempotency_key
+    ), woken as (
+      select pg_notify(${Notify.channel}, ${b.queue})
+      where exists (select 1 from inserted) and (select s from state) = 'available'
+    )
+    select id, idempotency_key from inserted
+    where (select count(*) from woken) >= 0
+    order by id`
+
+/** The unfinished jobs holding these keys (for duplicates of a key enqueued concurrently). */
+export const findByIdempotencyKeys = (sql: SqlClient, tenantId: string, queue: string, keys: ReadonlyArray<string>) =>
+  sql<{ readonly id: string; readonly idempotencyKey: string }>`
+    select id, idempotency_key from redrive.job
+    where tenant_id = ${tenantId} and queue = ${queue} and idempotency_key = any(${keys}::text[])
+      and state in ('available', 'paused', 'running')`
+
+export interface ClaimedRow {
+  readonly id: string
+  readonly tenantId: string
+  readonly queue: string
+  readonly type: string
+  readonly payload: unknown
+  readonly priority: number
+  readonly attempt: number
+  readonly maxAttempts: number
+}
+
+/**
+ * Claims up to `limit` due jobs of `queues` and `types`, fair across tenants: a loose index
+ * scan finds the (queue, tenant) pairs with work, paused and draining scopes are dropped, and
+ * each pair gets an equal share, taken most urgent first with FOR UPDATE SKIP LOCKED.
+ */
+export const claimBatch = (
+  sql: SqlClient,
+  c: {
+    readonly queues: ReadonlyArray<string>
+    readonly types: ReadonlyArray<string>
+    readonly limit: number
+    readonly workerId: string
+    readonly leaseMs: number
+  }
+) =>
+  sql<ClaimedRow>`
+    with recursive pairs as (
+      -- Loose index scan: per queue, jump from one tenant with available jobs to the next.
+      select q.queue, (
+        select tenant_id from redrive.job
+        where state = 'available' and queue = q.queue order by tenant_id limit 1
+      ) as tenant_id
+      from unnest(${c.queues}::text[]) as q(queue)
+      union all
+      select p.queue, (
+        select tenant_id from redrive.job
+        where state = 'available' and queue = p.queue and tenant_id > p.tenant_id order by tenant_id limit 1
+      )
+      from pairs p
+      where p.tenant_id is not null
+    ), open_pairs as (
+      select p.queue, p.tenant_id from pairs p
+      where p.tenant_id is not null and not exists (
+        select 1 from redrive.control ctl
+        where ctl.tenant_id in (p.tenant_id, '*') and ctl.queue in (p.queue, '*')
+      )
+    ), share as (
+      select greatest(1, ceil(${c.limit}::numeric / greatest(count(*), 1)))::int as n from open_pairs
+    ), picked as (
+      select j.id from open_pairs p, share, lateral (
+        select id from redrive.job j
+        where j.state = 'available' and j.queue = p.queue and j.tenant_id = p.tenant_id
+          and j.run_at <= now() and j.type = any(${c.types}::text[])
+        order by j.priority, j.run_at, j.id
+        limit share.n
+        for update skip locked
+      ) j
+      limit ${c.limit}
+    )
+    update redrive.job j
+    set state = 'running', attempt = j.attempt + 1, locked_by = ${c.workerId},
+        locked_until = now() + ${c.leaseMs} * interval '1 millisecond', heartbeat_at = now(), updated_at = now()
+    -- = any(array(...)) keeps the primary-key lookup; a join here was planned as a full scan.
+    where j.id = any(array(select id from picked))
+    returning j.id, j.tenant_id, j.queue, j.type, j.payload, j.priority, j.attempt, j.max_attempts`
+
+/** One failed (or snoozed, or discarded) attempt, as the settle statement takes it. */
+export interface SettleFailure {
+  readonly id: number
+  readonly attempt: number
+  readonly action: "retry" | "snooze" | "discard" | "dead"
+  /** retry and snooze: when the job runs next (ISO) */
+  readonly runAt: string | null
+  /** the history entry, encoded */
+  readonly entry: unknown
+  readonly errorClass: string
+  readonly reason: string
+  readonly fingerprint: string
+}
+
+/**
+ * Settles a batch in one statement: deletes (or, under a retention, completes) the successes,
+ * reschedules retries and snoozes, cancels discards, moves dead letters to job_dlq with their
+ * capped history, counts failures/dead letters/recoveries per minute in failure_stat, and
+ * writes the `job.dead_lettered` alert outbox rows. Only rows this worker still leases are
+ * touched: a job rescued from under a slow worker is not settled twice.
+ */
+export const settleBatch = (
+  sql: SqlClient,
+  s: {
+    readonly workerId: string
+    readonly done: ReadonlyArray<number>
+    readonly keepCompleted: boolean
+    /** JSON text of SettleFailure[] */
+    readonly failures: string
+    readonly historyCap: number
+  }
+) =>
+  sql<{ readonly completed: number; readonly retried: number; readonly deadLettered: number; readonly discarded: number }>`
+    with f as (
+      select * from jsonb_to_recordset(${s.failures}::jsonb) as f(
+        id bigint, attempt int, action text, run_at timestamptz, entry jsonb, error_class text, reason text,
+        fingerprint text)
+    ), deleted as (
+      delete from redrive.job j
+      where j.id = any(${s.done}::bigint[]) and not ${s.keepCompleted}
+        and j.state = 'running' and j.locked_by = ${s.workerId}
+      returning j.tenant_id, j.queue, j.type, j.attempt, j.error_history
+    ), kept as (
+      update redrive.job j set state = 'completed', completed_at = now(), updated_at = now(),
+        locked_by = null, locked_until = null
+      where j.id = any(${s.done}::bigint[]) and ${s.keepCompleted}
+        and j.state = 'running' and j.locked_by = ${s.workerId}
+      returning j.tenant_id, j.queue, j.type, j.attempt, j.error_history
+    ), done as (
+      select * from deleted union all select * from kept
+    ), rescheduled as (
+      update redrive.job j
+      set state = 'available', run_at = f.run_at, locked_by = null, locked_until = null, heartbeat_at = null,
+          updated_at = now(),
+          attempt = case when f.action = 'snooze' then j.attempt - 1 else j.attempt end,
+          error_history = redrive.history_append(j.error_history, f.entry, ${s.historyCap})
+      from f
+      where j.id = f.id and f.action in ('retry', 'snooze') and j.attempt = f.attempt
+        and j.state = 'running' and j.locked_by = ${s.workerId}
+      returning j.tenant_id, j.queue, j.type, f.error_class, f.action
+    ), discarded as (
+      update redrive.job j
+      set state = 'cancelled', completed_at = now(), updated_at = now(), locked_by = null, locked_until = null,
+          error_history = redrive.history_append(j.error_history, f.entry, ${s.historyCap})
+      from f
+      where j.id = f.id and f.action = 'discard' and j.attempt = f.attempt
+        and j.state = 'running' and j.locked_by = ${s.workerId}
+      returning j.tenant_id, j.queue, j.type, f.error_class, f.action
+    ), dead as (
+      delete from redrive.job j using f
+      where j.id = f.id and f.action = 'dead' and j.attempt = f.attempt
+        and j.state = 'running' and j.locked_by = ${s.workerId}
+      returning j.*, f.entry, f.error_class, f.reason, f.fingerprint
+    ), moved as (
+      insert into redrive.job_dlq (job_id, tenant_id, queue, type, payload, priority, max_attempts, error_class,
+        error_reason, attempts, error_history, fingerprint, first_failed_at, dlq_at, replay_of, request_id, user_id)
+      select d.id, d.tenant_id, d.queue, d.type, d.payload, d.priority, d.max_attempts, d.error_class,
+        left(d.reason, 2000), d.attempt, redrive.history_append(d.error_history, d.entry, ${s.historyCap}),
+        d.fingerprint, coalesce((d.error_history -> 0 ->> 'at')::timestamptz, now()), now(),
+        d.replay_of, d.request_id, d.user_id
+      from dead d
+      on conflict (job_id) do nothing
+      returning id, job_id, tenant_id, queue, type, priority, error_class, error_reason, fingerprint, attempts
+    ), stat_rows as (
+      select tenant_id, queue, type, error_class, (action <> 'snooze')::int as failed, 0 as dead, 0 as recovered
+      from rescheduled
+      union all select tenant_id, queue, type, error_class, 1, 0, 0 from discarded
+      union all select tenant_id, queue, type, error_class, 1, 1, 0 from moved
+      union all select tenant_id, queue, type, error_history -> -1 ->> 'errorClass', 0, 0, 1
+        from done where attempt > 1 and jsonb_array_length(error_history) > 0
+    ), stats as (
+      insert into redrive.failure_stat as fs (tenant_id, queue, type, error_class, bucket, failures, dead_lettered,
+                                              recovered)
+      select tenant_id, queue, type, coalesce(error_class, 'unknown'), date_trunc('minute', now()),
+             sum(failed), sum(dead), sum(recovered)
+      from stat_rows
+      group by 1, 2, 3, 4
+      having sum(failed) + sum(dead) + sum(recovered) > 0
+      -- a fixed order, so two settles never lock the same counters in opposite orders
+      order by 1, 2, 3, 4
+      on conflict (tenant_id, queue, type, error_class, bucket) do update
+        set failures = fs.failures + excluded.failures, dead_lettered = fs.dead_lettered + excluded.dead_lettered,
+            recovered = fs.recovered + excluded.recovered
+      returning 1
+    ), alerts as (
+      insert into redrive.alert_delivery (channel_id, tenant_id, event, payload, coalesce_key)
+      select ch.id, m.tenant_id, 'job.dead_lettered',
+             jsonb_build_object('dlqId', m.id, 'jobId', m.job_id, 'tenantId', m.tenant_id, 'queue', m.queue,
+                                'type', m.type, 'errorClass', m.error_class, 'reason', m.error_reason,
+                                'fingerprint', m.fingerprint, 'attempts', m.attempts),
+             'job.dead_lettered:' || m.tenant_id || ':' || m.queue
+      from moved m
+      join redrive.alert_channel ch on ch.enabled
+        and (ch.tenant_id is null or ch.tenant_id = m.tenant_id)
+        and (cardinality(ch.events) = 0 or 'job.dead_lettered' = any(ch.events))
+        and m.priority <= ch.min_priority
+      returning 1
+    )
+    select (select count(*) from done)::int as completed,
+           (select count(*) from rescheduled)::int as retried,
+           (select count(*) from moved)::int as dead_lettered,
+           (select count(*) from discarded)::int as discarded,
+           (select count(*) from stats)::int + (select count(*) from alerts)::int as _side_effects`
+
+/** The fast path of settle: every job succeeded on its first attempt (nothing to count in failure_stat). */
+export const completeBatch = (
+  sql: SqlClient,
+  s: { readonly workerId: string; readonly done: ReadonlyArray<number>; readonly keepCompleted: boolean }
+) =>
+  s.keepCompleted
+    ? sql`update redrive.job set state = 'completed', completed_at = now(), updated_at = now(),
+            locked_by = null, locked_until = null
+          where id = any(${s.done}::bigint[]) and state = 'running' and locked_by = ${s.workerId}`
+    : sql`delete from redrive.job
+          where id = any(${s.done}::bigint[]) and state = 'running' and locked_by = ${s.workerId}`
+
+/** Puts leased jobs back without using up their attempt (shutdown, or a handler interrupted). */
+export const releaseBatch = (sql: SqlClient, workerId: string, ids: ReadonlyArray<number>) =>
+  sql`with released as (
+        update redrive.job set state = 'available', attempt = attempt - 1, run_at = now(), locked_by = null,
+          locked_until = null, heartbeat_at = null, updated_at = now()
+        where id = any(${ids}::bigint[]) and state = 'running' and locked_by = ${workerId}
+        returning queue
+      )
+      select pg_notify(${Notify.channel}, q) from (select distinct queue as q from released) r`
+
+/** Extends the leases of this worker's running jobs (and records the heartbeat). */
+export const extendLeases = (sql: SqlClient, workerId: string, ids: ReadonlyArray<number>, leaseMs: number) =>
+  sql`update redrive.job set locked_until = now() + ${leaseMs} * interval '1 millisecond', heartbeat_at = now()
+      where id = any(${ids}::bigint[]) and state = 'running' and locked_by = ${workerId}`
+
+/**
+ * Rescues running jobs whose lease expired (their worker died or stalled): back to available
+ * with a `rescued` history entry, or to job_dlq as `timeout` when their attempts are used up.
+ */
+export const rescueExpired = (sql: SqlClient, r: { readonly limit: number; readonly historyCap: number }) =>
+  sql<{ readonly rescued: number; readonly deadLettered: number }>`
+    with expired as (
+      select id from redrive.job
+      where state = 'running' and locked_until < now()
+      order by locked_until
+      limit ${r.limit}
+      for update skip locked
+    ), entry as (
+      select j.id, jsonb_build_object(
+        'attempt', j.attempt, 'at', redrive.iso_ms(now()), 'kind', 'rescued', 'errorClass', 'timeout',
+        'tag', 'LeaseExpired', 'message', 'lease expired on worker ' || coalesce(j.locked_by, 'unknown'),
+        'workerId', coalesce(j.locked_by, 'unknown')) as e
+      from redrive.job j join expired x on x.id = j.id
+    ), back as (
+      update redrive.job j
+      set state = 'available', run_at = now(), locked_by = null, locked_until = null, heartbeat_at = null,
+          updated_at = now(), error_history = redrive.history_append(j.error_history, entry.e, ${r.historyCap})
+      from entry
+      where j.id = entry.id and j.attempt < j.max_attempts
+      returning j.queue
+    ), dead as (
+      delete from redrive.job j using entry
+      where j.id = entry.id and j.attempt >= j.max_attempts
+      returning j.*, entry.e
+    ), moved as (
+      insert into redrive.job_dlq (job_id, tenant_id, queue, type, payload, priority, max_attempts, error_class,
+        error_reason, attempts, error_history, fingerprint, first_failed_at, dlq_at, replay_of, request_id, user_id)
+      select d.id, d.tenant_id, d.queue, d.type, d.payload, d.priority, d.max_attempts, 'timeout',
+        d.e ->> 'message', d.attempt, redrive.history_append(d.error_history, d.e, ${r.historyCap}),
+        left(md5(d.type || '|timeout|LeaseExpired'), 16),
+        coalesce((d.error_history -> 0 ->> 'at')::timestamptz, now()), now(), d.replay_of, d.request_id, d.user_id
+      from dead d
+      on conflict (job_id) do nothing
+      returning 1
+    ), woken as (
+      select pg_notify(${Notify.channel}, q) from (select distinct queue as q from back) b
+    )
+    select (select count(*) from back)::int as rescued, (select count(*) from moved)::int as dead_lettered,
+           (select count(*) from woken)::int as _woken`
