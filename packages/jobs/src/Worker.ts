@@ -329,7 +329,8 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
       Effect.gen(function*() {
         yield* Ref.set(stopping, true)
         yield* wake.open
-        const finished = yield* Fiber.joinAll(fibers).pipe(Effect.timeout(grace), Effect.exit)
+        // Finalizers run uninterruptibly: the wait must be made interruptible for the timeout to fire.
+        const finished = yield* Effect.interruptible(Fiber.joinAll(fibers)).pipe(Effect.timeout(grace), Effect.exit)
         if (Exit.isFailure(finished)) yield* Fiber.interruptAll(fibers)
       })
     )

@@ -167,8 +167,9 @@ export const settleBatch = (
 ) =>
   sql<{ readonly completed: number; readonly retried: number; readonly deadLettered: number; readonly discarded: number }>`
     with f as (
-      select * from jsonb_to_recordset(${s.failures}::jsonb) as f(
-        id bigint, attempt int, action text, run_at timestamptz, entry jsonb, error_class text, reason text,
+      select id, attempt, action, "runAt" as run_at, entry, "errorClass" as error_class, reason, fingerprint
+      from jsonb_to_recordset(${s.failures}::jsonb) as f(
+        id bigint, attempt int, action text, "runAt" timestamptz, entry jsonb, "errorClass" text, reason text,
         fingerprint text)
     ), deleted as (
       delete from redrive.job j

@@ -1,0 +1,242 @@
+/**
+ * Operator commands on one job: look it up, cancel it, run it now. Each is one statement on
+ * the ambient SqlClient, so under `Tenant.withTenant` row-level security decides what the
+ * caller can see and touch: another tenant's job is simply not found.
+ */
+import { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import { DatabaseError as DbError, ErrorHistory, Ids, Job as JobModel, JobDlq as JobDlqModel } from "@redrive/database"
+import { Context, Effect, Layer, type ParseResult, Schema } from "effect"
+import * as Notify from "./Notify.js"
+
+type DatabaseError = DbError.DatabaseError
+type InvalidRow = DbError.InvalidRow
+type DeadLetterNotFound = DbError.DeadLetterNotFound
+
+/** What a command addresses: a live job or a dead letter. */
+export const Target = Schema.Union(
+  Schema.Struct({ kind: Schema.Literal("job"), id: Ids.JobId }),
+  Schema.Struct({ kind: Schema.Literal("dead_letter"), id: Ids.DlqId })
+)
+export type Target = typeof Target.Type
+
+/**
+ * A job or a dead letter as it is stored. The JSON variants of the models, so a view can be
+ * persisted as a cluster reply or sent over HTTP as it is.
+ */
+export const View = Schema.Union(
+  Schema.Struct({ kind: Schema.Literal("job"), job: JobModel.Job.json }),
+  Schema.Struct({ kind: Schema.Literal("dead_letter"), deadLetter: JobDlqModel.JobDlq.json })
+)
+export type View = typeof View.Type
+
+/** Who issues a command (a user, an API key name): recorded in the job's history. */
+export const Actor = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256))
+
+/** Why a job is cancelled, kept in its history entry. */
+export const Reason = Schema.String.pipe(Schema.maxLength(1000))
+
+export interface CancelInput {
+  readonly id: Ids.JobId
+  readonly by: string
+  readonly reason?: string | undefined
+}
+
+export const CancelResult = Schema.Struct({
+  job: JobModel.Job.json,
+  /** true when the job was cancelled before this call: it is returned unchanged (no new history entry). */
+  alreadyCancelled: Schema.Boolean
+})
+export type CancelResult = typeof CancelResult.Type
+
+export interface RetryNowInput {
+  readonly id: Ids.JobId
+  readonly by: string
+}
+
+export const RetryNowResult = Schema.Struct({
+  job: JobModel.Job.json,
+  /** false when the job was already due: `run_at` is unchanged (the workers are still woken). */
+  rescheduled: Schema.Boolean
+})
+export type RetryNowResult = typeof RetryNowResult.Type
+
+export class JobNotFound extends Schema.TaggedError<JobNotFound>()("Redrive/JobNotFound", {
+  id: Schema.Number
+}) {}
+
+/**
+ * The job is running: a worker holds its lease and owns the row until it settles, so it cannot
+ * be cancelled or rescheduled from outside (the settle would overwrite us, or we would cancel
+ * work that is half done). Wait for it to settle, or let the handler discard it.
+ */
+export class JobRunning extends Schema.TaggedError<JobRunning>()("Redrive/JobRunning", {
+  id: Schema.Number,
+  lockedBy: Schema.NullOr(Schema.String),
+  lockedUntil: Schema.NullOr(Schema.Date)
+}) {}
+
+/** The job has completed (kept under a retention), or was cancelled and cannot run now. */
+export class JobAlreadyFinished extends Schema.TaggedError<JobAlreadyFinished>()("Redrive/JobAlreadyFinished", {
+  id: Schema.Number,
+  state: Schema.Literal("completed", "cancelled")
+}) {}
+
+export class JobCommands extends Context.Tag("@redrive/jobs/JobCommands")<JobCommands, {
+  readonly get: (target: Target) => Effect.Effect<View, JobNotFound | DeadLetterNotFound | DatabaseError | InvalidRow>
+  /**
+   * An available or paused job becomes `cancelled` with a `discarded` history entry. Idempotent:
+   * an already cancelled job is returned (`alreadyCancelled: true`); a completed one is
+   * `JobAlreadyFinished`, a running one `JobRunning`.
+   */
+  readonly cancel: (
+    input: CancelInput
+  ) => Effect.Effect<CancelResult, JobNotFound | JobRunning | JobAlreadyFinished | DatabaseError | InvalidRow>
+  /**
+   * An available job scheduled in the future (a retry backoff, a run_at) becomes due now and its
+   * queue's workers are woken. A paused job gets the same run_at but runs only once its scope
+   * is resumed (resume wakes the workers).
+   */
+  readonly retryNow: (
+    input: RetryNowInput
+  ) => Effect.Effect<RetryNowResult, JobNotFound | JobRunning | JobAlreadyFinished | DatabaseError | InvalidRow>
+}>() {}
+
+/** The history entry of an operator's cancel; decodes as an ErrorHistory.AttemptEntry. */
+export const cancelMessage = (by: string, reason: string | undefined) =>
+  reason === undefined || reason === "" ? `cancelled by ${by}` : `cancelled by ${by}: ${reason}`
+
+const selectJob = (sql: SqlClient.SqlClient, id: Ids.JobId) => sql`select * from redrive.job where id = ${id}`
+
+const selectDeadLetter = (sql: SqlClient.SqlClient, id: Ids.DlqId) =>
+  sql`select * from redrive.job_dlq where id = ${id}`
+
+/**
+ * `target` locks the row and reads its newest version, so the outcome is decided on the state
+ * a concurrent claim may just have written; the row comes back either cancelled (`changed`)
+ * or as it was.
+ */
+const cancelJob = (
+  sql: SqlClient.SqlClient,
+  c: { readonly id: Ids.JobId; readonly by: string; readonly message: string; readonly cap: number }
+) =>
+  sql`
+    with target as (
+      select * from redrive.job where id = ${c.id} for update
+    ), cancelled as (
+      update redrive.job j
+      set state = 'cancelled', completed_at = now(), updated_at = now(),
+          error_history = redrive.history_append(j.error_history, jsonb_build_object(
+            'attempt', j.attempt, 'at', redrive.iso_ms(now()), 'kind', 'discarded', 'errorClass', 'cancelled',
+            'tag', 'Cancelled', 'message', ${c.message}::text, 'by', ${c.by}::text), ${c.cap}::int)
+      from target t
+      where j.id = t.id and j.state in ('available', 'paused')
+      returning j.*
+    )
+    select true as changed, c.* from cancelled c
+    union all
+    select false as changed, t.* from target t where t.state not in ('available', 'paused')`
+
+/**
+ * Brings a scheduled job's run_at forward to now (truncated to the column's milliseconds so the
+ * next claim sees it due) and wakes its queue when it is available.
+ */
+const retryJobNow = (sql: SqlClient.SqlClient, r: { readonly id: Ids.JobId; readonly channel: string }) =>
+  sql`
+    with target as (
+      select * from redrive.job where id = ${r.id} for update
+    ), moved as (
+      update redrive.job j set run_at = date_trunc('milliseconds', now()), updated_at = now()
+      from target t
+      where j.id = t.id and j.state in ('available', 'paused') and j.run_at > now()
+      returning j.*
+    ), result as (
+      select true as changed, m.* from moved m
+      union all
+      select false as changed, t.* from target t where not exists (select 1 from moved)
+    ), woken as (
+      select pg_notify(${r.channel}, queue) from result where state = 'available'
+    )
+    select * from result where (select count(*) from woken) >= 0`
+
+const decodeJob = Schema.decodeUnknown(JobModel.Job)
+const decodeDeadLetter = Schema.decodeUnknown(JobDlqModel.JobDlq)
+const decodeChanged = Schema.decodeUnknown(Schema.Struct({ changed: Schema.Boolean }))
+
+/** The row a command statement returned (at most one: it addresses one primary key), decoded. */
+const singleRow = <A>(
+  operation: string,
+  statement: Effect.Effect<ReadonlyArray<object>, SqlError>,
+  decode: (row: object) => Effect.Effect<A, ParseResult.ParseError>
+) =>
+  statement.pipe(
+    Effect.flatMap((rows) => rows[0] === undefined ? Effect.succeed(undefined) : decode(rows[0])),
+    Effect.mapError(DbError.fromSqlError(operation))
+  )
+
+const jobWithChange = (row: object) =>
+  Effect.all({ job: decodeJob(row), changed: Effect.map(decodeChanged(row), (r) => r.changed) })
+
+/** The refusal for a job that is not waiting (available or paused). */
+const notWaiting = (job: JobModel.Job) =>
+  job.state === "running"
+    ? new JobRunning({ id: job.id, lockedBy: job.lockedBy, lockedUntil: job.lockedUntil })
+    : job.state === "completed" || job.state === "cancelled"
+    ? new JobAlreadyFinished({ id: job.id, state: job.state })
+    : undefined
+
+export interface JobCommandsOptions {
+  /** History cap (default ErrorHistory.defaultCap). */
+  readonly historyCap?: number
+}
+
+export const make = (options: JobCommandsOptions = {}) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const cap = options.historyCap ?? ErrorHistory.defaultCap
+
+    const get = Effect.fn("JobCommands.get")(function*(target: Target) {
+      yield* Effect.annotateCurrentSpan({ kind: target.kind, id: target.id })
+      if (target.kind === "job") {
+        const job = yield* singleRow("JobCommands.get", selectJob(sql, target.id), decodeJob)
+        if (job === undefined) return yield* new JobNotFound({ id: target.id })
+        return { kind: "job", job } satisfies View
+      }
+      const deadLetter = yield* singleRow("JobCommands.get", selectDeadLetter(sql, target.id), decodeDeadLetter)
+      if (deadLetter === undefined) return yield* new DbError.DeadLetterNotFound({ id: target.id })
+      return { kind: "dead_letter", deadLetter } satisfies View
+    })
+
+    const cancel = Effect.fn("JobCommands.cancel")(function*(input: CancelInput) {
+      yield* Effect.annotateCurrentSpan({ jobId: input.id, by: input.by })
+      const row = yield* singleRow(
+        "JobCommands.cancel",
+        cancelJob(sql, { id: input.id, by: input.by, message: cancelMessage(input.by, input.reason), cap }),
+        jobWithChange
+      )
+      if (row === undefined) return yield* new JobNotFound({ id: input.id })
+      if (row.changed) return { job: row.job, alreadyCancelled: false } satisfies CancelResult
+      // Cancelling twice is not an error: the operator's intent already holds.
+      if (row.job.state === "cancelled") return { job: row.job, alreadyCancelled: true } satisfies CancelResult
+      const refusal = notWaiting(row.job)
+      return yield* refusal ?? Effect.dieMessage(`job ${input.id} is ${row.job.state} but was not cancelled`)
+    })
+
+    const retryNow = Effect.fn("JobCommands.retryNow")(function*(input: RetryNowInput) {
+      yield* Effect.annotateCurrentSpan({ jobId: input.id, by: input.by })
+      const row = yield* singleRow(
+        "JobCommands.retryNow",
+        retryJobNow(sql, { id: input.id, channel: Notify.channel }),
+        jobWithChange
+      )
+      if (row === undefined) return yield* new JobNotFound({ id: input.id })
+      const refusal = notWaiting(row.job)
+      if (refusal !== undefined) return yield* refusal
+      return { job: row.job, rescheduled: row.changed } satisfies RetryNowResult
+    })
+
+    return JobCommands.of({ get, cancel, retryNow })
+  })
+
+/** Needs SqlClient. */
+export const layer = (options: JobCommandsOptions = {}) => Layer.effect(JobCommands, make(options))
