@@ -108,6 +108,8 @@ export interface ReplayOptions {
   readonly lease?: Duration.DurationInput
   /** History cap (default ErrorHistory.defaultCap). */
   readonly historyCap?: number
+  /** Dead-letter ids a batch statement examines at most (default: 4 batches' worth, at least 2000). */
+  readonly scanWindow?: number
 }
 
 export class Replay extends Context.Tag("@redrive/jobs/Replay")<Replay, {
@@ -158,7 +160,8 @@ const BatchRow = Schema.Struct({
   state: RR.ReplayRequestState,
   replayed: Schema.NumberFromString,
   batchReplayed: Schema.NumberFromString,
-  lastId: Schema.NullOr(Schema.NumberFromString)
+  candidates: Schema.NumberFromString,
+  lastCandidate: Schema.NullOr(Schema.NumberFromString)
 })
 const decodeRequests = Schema.decodeUnknown(Schema.Array(RR.ReplayRequest))
 const decodeOne = Schema.decodeUnknown(Schema.Array(ReplayOneRow))
@@ -181,7 +184,10 @@ export const make = (options: ReplayOptions = {}) =>
     const batchSize = options.batchSize ?? 500
     const leaseMs = Duration.toMillis(Duration.decode(options.lease ?? "1 minute"))
     const cap = options.historyCap ?? ErrorHistory.defaultCap
-    if (!Number.isInteger(batchSize) || batchSize < 1) return yield* Effect.dieMessage(`batchSize must be a positive integer`)
+    const isPositiveInt = (n: number | undefined) => n === undefined || (Number.isInteger(n) && n >= 1)
+    if (!isPositiveInt(batchSize) || !isPositiveInt(options.scanWindow)) {
+      return yield* Effect.dieMessage("Replay: batchSize and scanWindow must be positive integers")
+    }
 
     /** Runs a statement and decodes its rows, mapping failures to the database package's typed errors. */
     const rows = <A>(
@@ -276,9 +282,14 @@ export const make = (options: ReplayOptions = {}) =>
       Effect.gen(function*() {
         const rate = request.ratePerSec
         const limit = rate === null ? batchSize : Math.min(batchSize, rate)
+        const window = options.scanWindow ?? Math.max(4 * limit, 2000)
         let afterId = 0
         while (true) {
           const started = yield* Clock.currentTimeMillis
+          // An ids filter is small and read by primary key: one window covers it.
+          const windowEnd = request.filter.ids !== undefined
+            ? request.maxDlqId
+            : Math.min(afterId + window, request.maxDlqId)
           const [batch] = yield* rows(
             "Replay.runBulk",
             ReplaySql.replayBatch(sql, {
@@ -288,6 +299,7 @@ export const make = (options: ReplayOptions = {}) =>
               filter: request.filter,
               maxDlqId: request.maxDlqId,
               afterId,
+              windowEnd,
               limit,
               by: request.requestedBy,
               cap,
@@ -301,8 +313,9 @@ export const make = (options: ReplayOptions = {}) =>
           yield* Metric.increment(replayBatchesTotal)
           yield* Metric.incrementBy(Metric.tagged(replaysTotal, "mode", "bulk"), batch.batchReplayed)
           if (batch.state === "done") return
-          afterId = batch.lastId ?? afterId
-          if (rate !== null) {
+          // A full batch may have left matches in this window: continue after its last candidate.
+          afterId = batch.candidates < limit ? windowEnd : batch.lastCandidate ?? windowEnd
+          if (rate !== null && batch.batchReplayed > 0) {
             const wait = (batch.batchReplayed * 1000) / rate - ((yield* Clock.currentTimeMillis) - started)
             if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
           }
