@@ -3,7 +3,6 @@ import { SqlClient } from "@effect/sql"
 import { ErrorHistory, Ids } from "@redrive/database"
 import { Chunk, Duration, Effect, Fiber, Option, Schema, TestClock, TestServices } from "effect"
 import * as JobDefinition from "../src/JobDefinition.js"
-// The `inject()` keys TestDatabase reads are declared by the global setup module.
 
 export const Email = JobDefinition.make({
   name: "email.send",
