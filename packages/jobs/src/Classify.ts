@@ -66,10 +66,13 @@ const messageOf = (error: unknown): string => {
   }
 }
 
-const truncate = (stack: string | undefined) =>
-  stack === undefined ? undefined : stack.length > ErrorHistory.maxStackLength
-  ? `${stack.slice(0, ErrorHistory.maxStackLength)}…`
-  : stack
+/** The top of a stack is what identifies a failure: keep 12 lines, at most maxStackLength characters. */
+const truncate = (stack: string | undefined) => {
+  if (stack === undefined) return undefined
+  const lines = stack.split("\n", 13)
+  const top = lines.length > 12 ? `${lines.slice(0, 12).join("\n")}\n    …` : stack
+  return top.length > ErrorHistory.maxStackLength ? `${top.slice(0, ErrorHistory.maxStackLength)}…` : top
+}
 
 /** Retry-After as seconds or an HTTP date, in milliseconds from now. */
 export const parseRetryAfter = (value: string | undefined, now: number): number | undefined => {

@@ -55,8 +55,10 @@ const OptionsSchema = Schema.Struct({
   userId: Schema.NullOr(Schema.String.pipe(Schema.maxLength(200)))
 })
 
+const decodeOptions = Schema.decodeUnknown(OptionsSchema)
+
 const checkOptions = (definition: Pick<AnyJobDefinition, "priority" | "retry">, o: EnqueueOptions) =>
-  Schema.decodeUnknown(OptionsSchema)({
+  decodeOptions({
     tenantId: o.tenantId ?? Ids.DefaultTenant,
     priority: o.priority ?? definition.priority,
     maxAttempts: o.maxAttempts ?? definition.retry.maxAttempts,
@@ -88,7 +90,7 @@ export const many = <A, I>(
       })
     }
     const checked = yield* checkOptions(definition, options)
-    const encoded = yield* Schema.encode(Schema.Array(definition.payload))(payloads)
+    const encoded = yield* definition.encodePayloads(payloads)
     const json = JSON.stringify(encoded)
     const limit = yield* Effect.orDie(maxPayloadBytes)
     if (json.length > limit) {
@@ -113,7 +115,8 @@ export const many = <A, I>(
       userId: checked.userId
     }).pipe(Effect.mapError(DbError.fromSqlError("Enqueue.many")))
     yield* Metric.incrementBy(enqueued, rows.length)
-    if (!hasKeys) return rows.map((r) => Ids.JobId.make(Number(r.id)))
+    // Identity values: branded without validating each again.
+    if (!hasKeys) return rows.map((r) => Ids.JobId.make(Number(r.id), true))
     // Keyed jobs: map each key to the job that holds it (inserted now, or already there).
     const byKey = new Map<string, number>()
     const unkeyed: Array<number> = []
@@ -139,7 +142,7 @@ export const many = <A, I>(
           message: `idempotency key ${key ?? ""} is held by a job that is no longer visible; retry`
         })
       }
-      ids.push(Ids.JobId.make(id))
+      ids.push(Ids.JobId.make(id, true))
     }
     return ids
   }).pipe(Effect.withSpan("Enqueue.many", { attributes: { type: definition.name, count: payloads.length } }))

@@ -23,6 +23,8 @@ export interface JobDefinition<A = unknown, I = unknown> {
   readonly timeout: Duration.Duration
   /** Checks an untrusted payload (a replay's edit) and returns it in its stored (encoded) form. */
   readonly normalizePayload: (payload: unknown) => Effect.Effect<unknown, ParseError>
+  /** Checks payloads and encodes them for storage (compiled once per definition: enqueue's hot path). */
+  readonly encodePayloads: (payloads: ReadonlyArray<A>) => Effect.Effect<ReadonlyArray<I>, ParseError>
 }
 
 export interface DefinitionOptions<A, I> {
@@ -56,12 +58,13 @@ export const make = <A, I>(options: DefinitionOptions<A, I>): JobDefinition<A, I
       : RetryPolicy.make(options.retry),
     classify: classify ? (error) => Option.fromNullable(classify(error)) : () => Option.none(),
     timeout: Duration.decode(options.timeout ?? "5 minutes"),
-    normalizePayload: (payload) => Effect.flatMap(decode(payload), encode)
+    normalizePayload: (payload) => Effect.flatMap(decode(payload), encode),
+    encodePayloads: Schema.encode(Schema.Array(options.payload))
   }
 }
 
 /** A definition with its payload type erased, as the worker, replay and the registry hold it. */
-export type AnyJobDefinition = Omit<JobDefinition, "payload">
+export type AnyJobDefinition = Omit<JobDefinition, "payload" | "encodePayloads">
 
 /** A stored payload no longer decodes with the job's Schema (the Schema changed): never retried. */
 export class PayloadDecodeError extends Schema.TaggedError<PayloadDecodeError>()("Redrive/PayloadDecodeError", {

@@ -37,8 +37,21 @@ export type Outcome = Data.TaggedEnum<{
 }>
 export const Outcome = Data.taggedEnum<Outcome>()
 
+const fingerprints = new Map<string, string>()
+
 /** Groups errors that are the same problem: numbers, ids and hex strings do not split groups. */
 export const fingerprint = (type: string, errorClass: string, tag: string, message: string): string => {
+  // A failure storm repeats one message: remember the last few hundred.
+  const key = `${type}\u0000${errorClass}\u0000${tag}\u0000${message}`
+  const known = fingerprints.get(key)
+  if (known !== undefined) return known
+  if (fingerprints.size > 500) fingerprints.clear()
+  const value = compute(type, errorClass, tag, message)
+  fingerprints.set(key, value)
+  return value
+}
+
+const compute = (type: string, errorClass: string, tag: string, message: string): string => {
   const normalized = message
     .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, "<uuid>")
     .replace(/\b0x[0-9a-f]+\b|\b[0-9a-f]{16,}\b/gi, "<hex>")

@@ -216,7 +216,7 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
           switch (outcome._tag) {
             case "Completed":
               done.push(id)
-              if (row.attempt > 1) plain = false
+              if (row.attempt > 1 || row.replayOf !== null) plain = false
               break
             case "Released":
               release.push(id)

@@ -5,6 +5,14 @@
 import type { SqlClient } from "@effect/sql/SqlClient"
 import * as Notify from "../Notify.js"
 
+/**
+ * `redrive.history_append`, inlined for the common case of a history below its cap: a plain
+ * concatenation, without a PL/pgSQL call per row.
+ */
+const appendHistory = (history: string, entry: string, cap: string) =>
+  `case when jsonb_array_length(${history}) < ${cap} then ${history} || jsonb_build_array(${entry})
+        else redrive.history_append(${history}, ${entry}, ${cap}) end`
+
 /** The state a new job starts in: `paused` when its scope (or a wildcard over it) has a control row. */
 const initialState = (sql: SqlClient, tenantId: string, queue: string) =>
   sql`case when exists (
@@ -75,6 +83,7 @@ export interface ClaimedRow {
   readonly priority: number
   readonly attempt: number
   readonly maxAttempts: number
+  readonly replayOf: string | null
 }
 
 /**
@@ -131,7 +140,7 @@ export const claimBatch = (
         locked_until = now() + ${c.leaseMs} * interval '1 millisecond', heartbeat_at = now(), updated_at = now()
     -- = any(array(...)) keeps the primary-key lookup; a join here was planned as a full scan.
     where j.id = any(array(select id from picked))
-    returning j.id, j.tenant_id, j.queue, j.type, j.payload, j.priority, j.attempt, j.max_attempts`
+    returning j.id, j.tenant_id, j.queue, j.type, j.payload, j.priority, j.attempt, j.max_attempts, j.replay_of`
 
 /** One failed (or snoozed, or discarded) attempt, as the settle statement takes it. */
 export interface SettleFailure {
@@ -166,7 +175,9 @@ export const settleBatch = (
   }
 ) =>
   sql<{ readonly completed: number; readonly retried: number; readonly deadLettered: number; readonly discarded: number }>`
-    with f as (
+    with cap as (
+      select ${s.historyCap}::int as n
+    ), f as (
       select id, attempt, action, "runAt" as run_at, entry, "errorClass" as error_class, reason, fingerprint
       from jsonb_to_recordset(${s.failures}::jsonb) as f(
         id bigint, attempt int, action text, "runAt" timestamptz, entry jsonb, "errorClass" text, reason text,
@@ -175,13 +186,13 @@ export const settleBatch = (
       delete from redrive.job j
       where j.id = any(${s.done}::bigint[]) and not ${s.keepCompleted}
         and j.state = 'running' and j.locked_by = ${s.workerId}
-      returning j.tenant_id, j.queue, j.type, j.attempt, j.error_history
+      returning j.tenant_id, j.queue, j.type, j.attempt, j.replay_of, j.error_history
     ), kept as (
       update redrive.job j set state = 'completed', completed_at = now(), updated_at = now(),
         locked_by = null, locked_until = null
       where j.id = any(${s.done}::bigint[]) and ${s.keepCompleted}
         and j.state = 'running' and j.locked_by = ${s.workerId}
-      returning j.tenant_id, j.queue, j.type, j.attempt, j.error_history
+      returning j.tenant_id, j.queue, j.type, j.attempt, j.replay_of, j.error_history
     ), done as (
       select * from deleted union all select * from kept
     ), rescheduled as (
@@ -189,16 +200,16 @@ export const settleBatch = (
       set state = 'available', run_at = f.run_at, locked_by = null, locked_until = null, heartbeat_at = null,
           updated_at = now(),
           attempt = case when f.action = 'snooze' then j.attempt - 1 else j.attempt end,
-          error_history = redrive.history_append(j.error_history, f.entry, ${s.historyCap})
-      from f
+          error_history = ${sql.literal(appendHistory("j.error_history", "f.entry", "cap.n"))}
+      from f, cap
       where j.id = f.id and f.action in ('retry', 'snooze') and j.attempt = f.attempt
         and j.state = 'running' and j.locked_by = ${s.workerId}
       returning j.tenant_id, j.queue, j.type, f.error_class, f.action
     ), discarded as (
       update redrive.job j
       set state = 'cancelled', completed_at = now(), updated_at = now(), locked_by = null, locked_until = null,
-          error_history = redrive.history_append(j.error_history, f.entry, ${s.historyCap})
-      from f
+          error_history = ${sql.literal(appendHistory("j.error_history", "f.entry", "cap.n"))}
+      from f, cap
       where j.id = f.id and f.action = 'discard' and j.attempt = f.attempt
         and j.state = 'running' and j.locked_by = ${s.workerId}
       returning j.tenant_id, j.queue, j.type, f.error_class, f.action
@@ -211,10 +222,10 @@ export const settleBatch = (
       insert into redrive.job_dlq (job_id, tenant_id, queue, type, payload, priority, max_attempts, error_class,
         error_reason, attempts, error_history, fingerprint, first_failed_at, dlq_at, replay_of, request_id, user_id)
       select d.id, d.tenant_id, d.queue, d.type, d.payload, d.priority, d.max_attempts, d.error_class,
-        left(d.reason, 2000), d.attempt, redrive.history_append(d.error_history, d.entry, ${s.historyCap}),
+        left(d.reason, 2000), d.attempt, ${sql.literal(appendHistory("d.error_history", "d.entry", "cap.n"))},
         d.fingerprint, coalesce((d.error_history -> 0 ->> 'at')::timestamptz, now()), now(),
         d.replay_of, d.request_id, d.user_id
-      from dead d
+      from dead d, cap
       on conflict (job_id) do nothing
       returning id, job_id, tenant_id, queue, type, priority, error_class, error_reason, fingerprint, attempts
     ), stat_rows as (
@@ -223,7 +234,8 @@ export const settleBatch = (
       union all select tenant_id, queue, type, error_class, 1, 0, 0 from discarded
       union all select tenant_id, queue, type, error_class, 1, 1, 0 from moved
       union all select tenant_id, queue, type, error_history -> -1 ->> 'errorClass', 0, 0, 1
-        from done where attempt > 1 and jsonb_array_length(error_history) > 0
+        -- recovered: a success after failures, or a replayed dead letter that now succeeds
+        from done where (attempt > 1 or replay_of is not null) and jsonb_array_length(error_history) > 0
     ), stats as (
       insert into redrive.failure_stat as fs (tenant_id, queue, type, error_class, bucket, failures, dead_lettered,
                                               recovered)
@@ -258,7 +270,7 @@ export const settleBatch = (
            (select count(*) from discarded)::int as discarded,
            (select count(*) from stats)::int + (select count(*) from alerts)::int as _side_effects`
 
-/** The fast path of settle: every job succeeded on its first attempt (nothing to count in failure_stat). */
+/** The fast path of settle: every job succeeded at once and was no replay (nothing to count in failure_stat). */
 export const completeBatch = (
   sql: SqlClient,
   s: { readonly workerId: string; readonly done: ReadonlyArray<number>; readonly keepCompleted: boolean }

@@ -1,40 +1,273 @@
 /**
- * `pnpm demo`: migrates the database (DATABASE_URL, or the embedded default) and shows what
- * was created. Later versions of the demo run a job workload on top of it.
+ * `pnpm demo`: Redrive's failure path in a dozen seconds. On DATABASE_URL, or the embedded
+ * default: migrate, enqueue 1000 jobs of three types for tenant `demo`, run one worker while
+ * they succeed, retry (503s, 429s with Retry-After) and dead-letter (bad addresses, a crashing
+ * invoice renderer), inspect the DLQ, ship a fix, bulk-replay the invoices, and sum it all up
+ * from the database. The scenario (job types, handlers, fake APIs) lives in ../demo/.
  */
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { SqlClient } from "@effect/sql"
-import { Database, DatabaseUrl, MigrationRunner } from "@redrive/database"
-import { Console, Effect, Redacted } from "effect"
+import { Database, DatabaseUrl, Ids, MigrationRunner } from "@redrive/database"
+import { Enqueue, type JobDefinition, JobRegistry, Replay, Worker } from "@redrive/jobs"
+import { Clock, Console, Duration, Effect, Layer, Redacted, Schema } from "effect"
+import * as Apis from "../demo/apis.js"
+import { definitions, RenderInvoice, SendEmail, SyncContact, tenant } from "../demo/definitions.js"
+import { ms, money, percent, seconds, stackHead, table } from "../demo/format.js"
+import { handlers } from "../demo/handlers.js"
+import * as Queries from "../demo/queries.js"
+import * as Workload from "../demo/workload.js"
 
-const showTables = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  const rows = yield* sql<{ name: string; kind: string; rls: boolean | null }>`
-    select c.relname as name, case c.relkind when 'r' then 'table' else 'view' end as kind, c.relrowsecurity as rls
-    from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = 'redrive' and c.relkind in ('r', 'v')
-    order by c.relkind, c.relname`
-  yield* Console.log("\nschema redrive:")
-  for (const r of rows) {
-    yield* Console.log(`  ${r.kind.padEnd(5)}  ${r.name.padEnd(16)}${r.rls ? "  row-level security" : ""}`)
+const say = (...lines: ReadonlyArray<string>) => Console.log(lines.join("\n"))
+const elapsedSince = (t0: number) => Effect.map(Clock.currentTimeMillis, (now) => now - t0)
+
+const migrate = Effect.gen(function*() {
+  const justApplied = yield* MigrationRunner.up()
+  const status = yield* MigrationRunner.status()
+  const applied = status.filter((s) => s.state === "applied").length
+  const pending = status.length - applied
+  yield* say(
+    `migrations: ${applied} applied${justApplied.length > 0 ? ` (${justApplied.length} just now)` : ""}, ` +
+      (pending === 0 ? "up to date" : `${pending} pending`)
+  )
+})
+
+const backoff = (d: JobDefinition.AnyJobDefinition) => {
+  const b = d.retry.backoff
+  return `${ms(Duration.toMillis(b.base))}·${b.factor}^n ≤ ${ms(Duration.toMillis(b.max))}, ${b.jitter} jitter`
+}
+
+/** What each type's policy does beyond the backoff (its class rules, as the demo uses them). */
+const classRules = {
+  [SendEmail.name]: "validation: dead-lettered at once",
+  [RenderInvoice.name]: "a crash is retried like any unknown error",
+  [SyncContact.name]: `rate_limit: ${
+    SyncContact.retry.byClass["rate_limit"]?.maxAttempts ?? SyncContact.retry.maxAttempts
+  } attempts, each after its Retry-After`
+}
+
+const enqueueAll = Effect.gen(function*() {
+  const t0 = yield* Clock.currentTimeMillis
+  const options = { tenantId: tenant }
+  // One INSERT per type, whatever the number of jobs.
+  const counts = [
+    (yield* Enqueue.many(SendEmail, Workload.emails, options)).length,
+    (yield* Enqueue.many(RenderInvoice, Workload.invoices, options)).length,
+    (yield* Enqueue.many(SyncContact, Workload.contacts, options)).length
+  ]
+  const took = yield* elapsedSince(t0)
+  yield* say(
+    ...table(
+      [
+        { header: "type" },
+        { header: "jobs", align: "right" },
+        { header: "queue" },
+        { header: "attempts", align: "right" },
+        { header: "backoff" },
+        { header: "class rules" }
+      ],
+      definitions.map((d, i) => [d.name, counts[i]!, d.queue, d.retry.maxAttempts, backoff(d), classRules[d.name] ?? ""])
+    ),
+    `  ${counts.reduce((a, b) => a + b, 0)} jobs enqueued in ${ms(took)} (Enqueue.many: one statement per type); ` +
+      `the CRM allows ${Apis.crmRatePerSecond} calls/s`
+  )
+})
+
+/**
+ * Polls the demo tenant's counts until nothing is waiting, running or due for a retry;
+ * prints them every `everyMillis` (never when undefined).
+ */
+const untilDrained = (t0: number, everyMillis?: number) =>
+  Effect.gen(function*() {
+    const columns = [
+      { header: "elapsed", align: "right" },
+      { header: "completed", align: "right" },
+      { header: "waiting", align: "right" },
+      { header: "running", align: "right" },
+      { header: "retrying", align: "right" },
+      { header: "dead-lettered", align: "right" }
+    ] as const
+    const row = (elapsed: number, p: Queries.Progress) =>
+      table(columns, [[seconds(elapsed), p.completed, p.waiting, p.running, p.retrying, p.deadLettered]])[1]!
+    if (everyMillis !== undefined) yield* say(table(columns, [])[0]!)
+    let printed = 0
+    for (;;) {
+      yield* Effect.sleep("100 millis")
+      const p = yield* Queries.progress
+      const elapsed = yield* elapsedSince(t0)
+      const drained = p.waiting + p.running + p.retrying === 0
+      if (everyMillis !== undefined && (drained || elapsed - printed >= everyMillis)) {
+        yield* say(row(elapsed, p))
+        printed = elapsed
+      }
+      if (drained) return elapsed
+    }
+  })
+
+const showDlq = Effect.gen(function*() {
+  const groups = yield* Queries.dlqGroups
+  yield* say(
+    ...table(
+      [{ header: "count", align: "right" }, { header: "class" }, { header: "type" }, { header: "fingerprint" }, {
+        header: "sample reason",
+        max: 60
+      }],
+      groups.map((g) => [g.count, g.errorClass, g.type, g.fingerprint, g.sample])
+    ),
+    "  (a fingerprint hashes type, class, tag and message with numbers, ids and hex masked)"
+  )
+  const dead = yield* Queries.firstDeadLetter(RenderInvoice.name)
+  if (dead === undefined) return
+  const invoice = yield* Schema.decodeUnknown(RenderInvoice.payload)(dead.payload)
+  yield* say(
+    "",
+    `  dead letter #${dead.id} (job ${dead.jobId}): invoice ${invoice.invoiceId}, ${
+      money(invoice.amountCents, invoice.currency)
+    }, ${dead.attempts} attempts`
+  )
+  const attempts = dead.errorHistory.flatMap((e) => (e.kind === "dropped" ? [] : [e]))
+  yield* say(
+    ...table(
+      [
+        { header: "attempt", align: "right" },
+        { header: "kind" },
+        { header: "class" },
+        { header: "tag" },
+        { header: "message", max: 52 },
+        { header: "took", align: "right" },
+        { header: "next run" }
+      ],
+      attempts.map((e) => [
+        e.attempt,
+        e.kind,
+        e.errorClass,
+        e.tag,
+        e.message,
+        e.durationMs === undefined ? "" : ms(e.durationMs),
+        e.nextRunAt === undefined ? "→ DLQ" : `+${ms(e.nextRunAt.getTime() - e.at.getTime())}`
+      ])
+    )
+  )
+  const stack = attempts.find((e) => e.stack !== undefined)?.stack
+  if (stack !== undefined) {
+    yield* say("  stack (stored with every attempt), first lines:", ...stackHead(stack, 3, process.cwd()).map((l) => `  ${l}`))
   }
 })
 
+const fixAndReplay = Effect.gen(function*() {
+  const renderer = yield* Apis.InvoiceRenderer
+  const replay = yield* Replay.Replay
+  yield* renderer.fixCreditNotes
+  yield* say("  fix deployed: negative amounts now render as credit notes")
+  const bulk = {
+    filter: { tenantId: Ids.TenantId.make(tenant), type: Ids.JobType.make(RenderInvoice.name) },
+    scopeTenant: Ids.TenantId.make(tenant),
+    requestedBy: "demo"
+  }
+  const dry = yield* replay.createBulk({ ...bulk, dryRun: true })
+  yield* say(`  dry run: ${dry.matched} dead letters match { tenantId: "${tenant}", type: "${RenderInvoice.name}" }`)
+  const t0 = yield* Clock.currentTimeMillis
+  const request = yield* replay.createBulk({ ...bulk, dryRun: false })
+  const run = yield* replay.runBulk(request.id, "demo")
+  yield* say(`  replay request ${request.id}: ${run.request.state}, ${run.request.replayed} replayed as new jobs`)
+  const took = yield* untilDrained(t0)
+  const outcome = yield* Queries.replayOutcome
+  yield* say(
+    `  ${outcome.completed} of ${outcome.replayed} replayed invoices completed, ${outcome.deadAgain} failed again (${
+      ms(took)
+    })`
+  )
+})
+
+const showStuckEmails = Effect.gen(function*() {
+  const emails = yield* Queries.stuckEmails
+  const shown = 5
+  yield* say(
+    `  ${emails.length} emails remain: their addresses are wrong, so a retry would fail the same way`,
+    ...table(
+      [{ header: "dlq id", align: "right" }, { header: "to" }, { header: "reason" }],
+      emails.slice(0, shown).map((e) => [`#${e.id}`, e.to, e.reason])
+    ),
+    ...(emails.length > shown ? [`  … and ${emails.length - shown} more`] : [])
+  )
+})
+
+const summary = (started: number) =>
+  Effect.gen(function*() {
+    const stats = yield* Queries.failureStats
+    yield* say(
+      ...table(
+        [
+          { header: "type" },
+          { header: "class" },
+          { header: "failed attempts", align: "right" },
+          { header: "dead-lettered", align: "right" },
+          { header: "recovered", align: "right" },
+          { header: "retry success", align: "right" }
+        ],
+        stats.map((s) => [s.type, s.errorClass, s.failures, s.deadLettered, s.recovered, percent(s.successRate)])
+      )
+    )
+    const t = yield* Queries.totals
+    const wall = yield* elapsedSince(started)
+    yield* say(
+      "",
+      ...table([{ header: "" }, { header: "", align: "right" }, { header: "" }], [
+        ["jobs enqueued", t.enqueued, ""],
+        ["completed", t.completed, `${t.firstTry} first try, ${t.afterRetries} after retries, ${t.recovered} after replay`],
+        ["retried attempts", t.retriedAttempts, "failed attempts that were tried again"],
+        ["dead-lettered", t.deadLettered, ""],
+        ["replayed / recovered", `${t.replayed} / ${t.recovered}`, ""],
+        ["DLQ remaining", t.dlqRemaining, ""],
+        ["wall time", seconds(process.uptime() * 1000), `since the process started (${seconds(wall)} after loading modules)`]
+      ]).slice(1)
+    )
+  })
+
+const scenario = (started: number) =>
+  Effect.gen(function*() {
+    yield* migrate
+    yield* Queries.resetTenant
+    yield* say(`tenant "${tenant}": previous run's jobs, dead letters and counters cleared`, "", "1. enqueue")
+    yield* enqueueAll
+
+    yield* Effect.scoped(Effect.gen(function*() {
+      const worker = { handlers, loops: 3, concurrency: 50, batchSize: 100, pollInterval: 50 } as const
+      // keepCompleted: finished jobs stay as `completed` rows, so the summary counts them from the table.
+      yield* Layer.buildWithScope(
+        Worker.layer({ ...worker, keepCompleted: true, shutdownGrace: "2 seconds" }),
+        yield* Effect.scope
+      )
+      yield* say(
+        "",
+        `2. one worker: ${worker.loops} claim loops × ${worker.concurrency} handlers, batches of ${worker.batchSize}, ` +
+          `LISTEN/NOTIFY + poll every ${ms(worker.pollInterval)}`
+      )
+      const took = yield* untilDrained(yield* Clock.currentTimeMillis, 500)
+      yield* say(`  drained in ${seconds(took)}`)
+
+      yield* say("", "3. dead-letter queue, by error class and fingerprint")
+      yield* showDlq
+
+      yield* say("", `4. fix the invoice renderer, then bulk-replay its dead letters`)
+      yield* fixAndReplay
+    }))
+
+    yield* say("", "5. still in the DLQ — needs a data fix, not a retry")
+    yield* showStuckEmails
+
+    yield* say("", "6. summary (from redrive.failure_stats, job and job_dlq)")
+    yield* summary(started)
+  })
+
 const program = Effect.gen(function*() {
-  const started = Date.now()
+  const started = yield* Clock.currentTimeMillis
   const db = yield* DatabaseUrl.resolveDatabase
   const where = new URL(Redacted.value(db.url))
-  yield* Console.log(`Redrive demo — database ${db.embedded ? "(embedded) " : ""}${where.host}${where.pathname}`)
-  yield* Effect.gen(function*() {
-    const applied = yield* MigrationRunner.up()
-    yield* Console.log(applied.length === 0 ? "migrations: up to date" : `migrations: applied ${applied.length}`)
-    const status = yield* MigrationRunner.status()
-    for (const s of status) {
-      yield* Console.log(`  ${s.file.padEnd(30)} ${s.state}  ${s.appliedAt?.toISOString() ?? ""}`)
-    }
-    yield* showTables
-  }).pipe(Effect.provide(Database.layer({ url: db.url, maxConnections: 2 })))
-  yield* Console.log(`\ndone in ${Date.now() - started} ms`)
+  yield* say(`Redrive demo — database ${db.embedded ? "(embedded) " : ""}${where.host}${where.pathname}`)
+  const replay = Replay.layer({ batchSize: 100 }).pipe(Layer.provide(JobRegistry.layer(definitions)))
+  const services = Layer.mergeAll(Apis.layer, replay).pipe(
+    Layer.provideMerge(Database.layer({ url: db.url, maxConnections: 8, applicationName: "redrive-demo" }))
+  )
+  yield* scenario(started).pipe(Effect.provide(services))
 })
 
 program.pipe(Effect.scoped, Effect.provide(NodeContext.layer), NodeRuntime.runMain)

@@ -1,0 +1,52 @@
+/**
+ * The demo's three job types: each has its own queue and retry policy. Backoffs are tiny so
+ * the whole demo runs in seconds; a real deployment would use seconds to minutes.
+ *
+ * The queues carry a `demo.` prefix because a worker claims every tenant's jobs of its queues:
+ * on a shared DATABASE_URL the demo's worker must never pick up another tenant's `emails` jobs.
+ */
+import { JobDefinition } from "@redrive/jobs"
+import { Schema } from "effect"
+
+export const tenant = "demo"
+
+export const SendEmail = JobDefinition.make({
+  name: "email.send",
+  queue: "demo.emails",
+  payload: Schema.Struct({
+    // Not checked here on purpose: addresses come from user data, and the provider rejects bad ones.
+    to: Schema.String,
+    template: Schema.Literal("welcome", "receipt", "password-reset"),
+    customerId: Schema.Int
+  }),
+  // Validation failures are never retried (the default rule): they go to the DLQ at once.
+  retry: { maxAttempts: 5, base: "40 millis", max: "500 millis", jitter: "full" }
+})
+
+export const RenderInvoice = JobDefinition.make({
+  name: "invoice.render",
+  queue: "demo.billing",
+  priority: 3,
+  payload: Schema.Struct({
+    invoiceId: Schema.String,
+    customerId: Schema.Int,
+    amountCents: Schema.Int,
+    currency: Schema.Literal("EUR", "USD")
+  }),
+  retry: { maxAttempts: 3, base: "50 millis", max: "500 millis", jitter: "full" }
+})
+
+export const SyncContact = JobDefinition.make({
+  name: "crm.sync",
+  queue: "demo.integrations",
+  priority: 7,
+  payload: Schema.Struct({
+    contactId: Schema.String,
+    email: Schema.String,
+    plan: Schema.Literal("free", "pro", "enterprise")
+  }),
+  // A 429 uses up an attempt, so rate limits get more of them; the wait comes from Retry-After.
+  retry: { maxAttempts: 5, base: "20 millis", max: "500 millis", byClass: { rate_limit: { maxAttempts: 12 } } }
+})
+
+export const definitions = [SendEmail, RenderInvoice, SyncContact] as const
