@@ -1,5 +1,6 @@
 import { NodeContext } from "@effect/platform-node"
 import { Database, MigrationRunner } from "@redrive/database"
+import { SqlClient } from "@effect/sql"
 import { Enqueue, JobDefinition, Worker } from "@redrive/jobs"
 import { Deferred, Effect, Layer, Redacted, Schema } from "effect"
 import pg from "pg"
@@ -16,7 +17,11 @@ const program = Effect.gen(function*() {
   yield* MigrationRunner.up()
   const payloads = Array.from({ length: N }, (_, i) => ({ i }))
   let t = performance.now()
-  for (let i = 0; i < N; i += 1000) yield* Enqueue.many(Noop, payloads.slice(i, i + 1000))
+  if (process.env.SQL_ENQUEUE) {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`insert into redrive.job (type, payload) select 'noop', jsonb_build_object('i', g) from generate_series(1, ${N}) g`
+    yield* sql`vacuum analyze redrive.job`
+  } else for (let i = 0; i < N; i += 1000) yield* Enqueue.many(Noop, payloads.slice(i, i + 1000))
   console.log(`enqueue ${N}: ${(performance.now() - t).toFixed(0)} ms`)
   let count = 0
   const done = yield* Deferred.make<void>()
@@ -24,7 +29,7 @@ const program = Effect.gen(function*() {
   t = performance.now()
   const cpu0 = process.cpuUsage()
   yield* Effect.scoped(Effect.gen(function*() {
-    yield* Layer.buildWithScope(Worker.layer({ handlers: [handler], batchSize: Number(process.env.BATCH ?? 1000), loops: 2 }), yield* Effect.scope)
+    yield* Layer.buildWithScope(Worker.layer({ handlers: [handler], batchSize: Number(process.env.BATCH ?? 1000), loops: Number(process.env.LOOPS ?? 2), concurrency: Number(process.env.CONC ?? 200) }), yield* Effect.scope)
     yield* Deferred.await(done)
   }))
   const cpu = process.cpuUsage(cpu0)

@@ -16,6 +16,7 @@ import {
   Effect,
   Exit,
   Fiber,
+  FiberSet,
   Layer,
   Metric,
   MetricBoundaries,
@@ -71,7 +72,6 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const pg = yield* PgClient.PgClient
-    const context = yield* Effect.context<HandlersContext<H>>()
     // Each handler needs part of HandlersContext<H>; the whole context is provided to every lane.
     const handlers = new Map(
       options.handlers.map((h) => [h.definition.name as string, h as JobHandler<HandlersContext<H>>])
@@ -119,14 +119,17 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
       attempt: row.attempt,
       maxAttempts: row.maxAttempts,
       workerId,
-      heartbeat: JobSql.extendLeases(sql, workerId, [Number(row.id)], leaseMs).pipe(Effect.ignore)
+      // Built on use: constructing a statement per job up front cost more than running most jobs.
+      heartbeat: Effect.suspend(() => JobSql.extendLeases(sql, workerId, [Number(row.id)], leaseMs)).pipe(Effect.ignore)
     })
 
     /**
-     * A lane runs handlers one after another, in its own fiber. Timeouts: one watchdog checks
-     * every lane's running job against its deadline (a timer per job cost more than all the
-     * rest of a job's work) and interrupts the lane of a job that overran; the job's attempt
-     * then fails with a TimeoutException and a fresh lane carries on. Granularity: 100 ms.
+     * A lane runs handlers one after another, in its own fiber. A batch starts with a few lanes
+     * and adds lanes (up to `concurrency`) only while handlers take real time: hundreds of
+     * fibers for handlers that finish at once cost more than the handlers themselves.
+     * Timeouts: one watchdog checks every lane's running job against its deadline (a timer per
+     * job also cost more than a job) and interrupts the lane of a job that overran; the job's
+     * attempt then fails with a TimeoutException and a fresh lane carries on. Granularity 100 ms.
      */
     interface Lane {
       current: { readonly row: JobSql.ClaimedRow; readonly started: number; readonly deadline: number } | undefined
@@ -162,47 +165,67 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
       })
     }
 
-    const runOne = (row: JobSql.ClaimedRow, lane: Lane) =>
-      Effect.suspend(() => {
-        const handler = handlers.get(row.type)!
-        const started = Date.now()
-        lane.current = { row, started, deadline: started + Duration.toMillis(handler.definition.timeout) }
-        const run = handler.run(row.payload, contextOf(row))
-        return Effect.flatMap(Effect.exit(run), (exit) => {
-          lane.current = undefined
-          return outcomeOf(row, exit, started)
-        })
-      })
+    /** Runs the rows on growing lanes; each result is pushed as soon as it is known. */
+    const runRows = (rows: ReadonlyArray<JobSql.ClaimedRow>, results: Array<Result>) =>
+      Effect.scoped(Effect.gen(function*() {
+        const set = yield* FiberSet.make<void, never>()
+        const run = yield* FiberSet.runtime(set)<HandlersContext<H>>()
+        const maxWidth = Math.min(concurrency, rows.length)
+        let width = 0
+        let next = 0
 
-    /** Runs the rows with `concurrency` lanes; each result is pushed as soon as it is known. */
-    const runRows = (rows: ReadonlyArray<JobSql.ClaimedRow>, results: Array<Result>) => {
-      let next = 0
-      const laneBody = (lane: Lane): Effect.Effect<void, never, HandlersContext<H>> =>
-        Effect.suspend(() =>
-          next >= rows.length
-            ? Effect.void
-            : Effect.flatMap(runOne(rows[next++]!, lane), (result) => {
-              results.push(result)
-              return laneBody(lane)
+        const runOne = (row: JobSql.ClaimedRow, lane: Lane) =>
+          Effect.suspend(() => {
+            const handler = handlers.get(row.type)!
+            const started = Date.now()
+            lane.current = { row, started, deadline: started + Duration.toMillis(handler.definition.timeout) }
+            return Effect.flatMap(Effect.exit(handler.run(row.payload, contextOf(row))), (exit) => {
+              lane.current = undefined
+              // A handler that took real time is waiting on I/O: let more lanes share the batch.
+              if (Date.now() - started >= 2 && width < maxWidth && next < rows.length) spawn(2)
+              return outcomeOf(row, exit, started)
             })
-        )
-      const runLane: Effect.Effect<void> = Effect.gen(function*() {
-        const lane: Lane = { current: undefined, timedOut: false }
-        const fiber = yield* Effect.fork(Effect.provide(laneBody(lane), context))
-        lanes.set(lane, fiber)
-        yield* Fiber.await(fiber).pipe(Effect.ensuring(Effect.sync(() => lanes.delete(lane))))
-        const running = lane.current
-        if (lane.timedOut && running !== undefined) {
-          const timeout = new Cause.TimeoutException(
-            `handler exceeded its timeout of ${Duration.format(handlers.get(running.row.type)!.definition.timeout)}`
+          })
+
+        const laneBody = (lane: Lane): Effect.Effect<void, never, HandlersContext<H>> =>
+          Effect.suspend(() =>
+            next >= rows.length
+              ? Effect.void
+              : Effect.flatMap(runOne(rows[next++]!, lane), (result) => {
+                results.push(result)
+                return laneBody(lane)
+              })
           )
-          results.push(yield* outcomeOf(running.row, Exit.fail(timeout), running.started))
-          yield* runLane
+
+        const spawn = (count: number): void => {
+          for (let i = 0; i < count && width < maxWidth; i++) {
+            width++
+            const lane: Lane = { current: undefined, timedOut: false }
+            const fiber = run(laneBody(lane).pipe(
+              Effect.onExit(() =>
+                Effect.suspend(() => {
+                  lanes.delete(lane)
+                  width--
+                  const running = lane.current
+                  if (!lane.timedOut || running === undefined) return Effect.void
+                  const timeout = new Cause.TimeoutException(
+                    `handler exceeded its timeout of ${Duration.format(handlers.get(running.row.type)!.definition.timeout)}`
+                  )
+                  // The overrun job fails as a timeout; a fresh lane takes over the rest.
+                  return Effect.map(outcomeOf(running.row, Exit.fail(timeout), running.started), (result) => {
+                    results.push(result)
+                    spawn(1)
+                  })
+                })
+              )
+            ))
+            lanes.set(lane, fiber)
+          }
         }
-      })
-      const width = Math.min(concurrency, rows.length)
-      return Effect.all(Array.from({ length: width }, () => runLane), { concurrency: "unbounded", discard: true })
-    }
+
+        spawn(Math.min(maxWidth, 4))
+        yield* FiberSet.awaitEmpty(set)
+      }))
 
     const settle = (results: ReadonlyArray<Result>, unfinished: ReadonlyArray<number>) =>
       Effect.gen(function*() {
