@@ -4,7 +4,8 @@
  * errors, @effect/platform HTTP responses (429 → rate_limit honouring Retry-After, 5xx →
  * external_api, other 4xx → validation), TimeoutException → timeout, ParseError → validation,
  * then message heuristics. Anything else is `unknown`, which is retried: an unrecognised error
- * is never treated as a permanent one. Defects are classified the same way, with their stack.
+ * is never treated as a permanent one. Defects are classified the same way. The stack is read
+ * only on demand (`stackOf`): formatting a stack costs more than the rest of a failed attempt.
  */
 import { HttpClientError } from "@effect/platform"
 import { ErrorHistory } from "@redrive/database"
@@ -16,7 +17,8 @@ export interface Classification {
   readonly kind: "failed" | "timeout"
   readonly tag: string
   readonly message: string
-  readonly stack?: string
+  /** The failure itself, for `stackOf`. */
+  readonly error: unknown
   /** A retry time the error itself asks for (HTTP Retry-After, RateLimitError). */
   readonly retryAfterMillis?: number
   readonly defect: boolean
@@ -74,6 +76,13 @@ const truncate = (stack: string | undefined) => {
   return top.length > ErrorHistory.maxStackLength ? `${top.slice(0, ErrorHistory.maxStackLength)}…` : top
 }
 
+/** The failure's stack, truncated for storage (undefined when it has none). */
+export const stackOf = (classification: Classification): string | undefined => {
+  const { error } = classification
+  const stack = error instanceof Error ? error.stack : field(error, "stack")
+  return typeof stack === "string" ? truncate(stack) : undefined
+}
+
 /** Retry-After as seconds or an HTTP date, in milliseconds from now. */
 export const parseRetryAfter = (value: string | undefined, now: number): number | undefined => {
   if (value === undefined || value.trim() === "") return undefined
@@ -104,8 +113,7 @@ export const classifyError = (
 ): Classification => {
   const tag = tagOf(error)
   const message = messageOf(error)
-  const stack = truncate(error instanceof Error ? error.stack : typeof field(error, "stack") === "string" ? String(field(error, "stack")) : undefined)
-  const base = { tag, message, defect, ...(stack !== undefined ? { stack } : {}) }
+  const base = { tag, message, defect, error }
   const withClass = (errorClass: string, extra: Partial<Classification> = {}): Classification => ({
     ...base,
     kind: errorClass === "timeout" ? "timeout" : "failed",

@@ -45,6 +45,14 @@ export type EnqueueError = ParseError | PayloadTooLarge | InvalidEnqueueOption |
 
 export const maxPayloadBytes = Config.integer("REDRIVE_MAX_PAYLOAD_BYTES").pipe(Config.withDefault(1024 * 1024))
 
+// Read once per process: reading Config on every call cost ~180 µs, more than the rest of an enqueue.
+let payloadLimit: number | undefined
+const payloadLimitOnce = Effect.suspend(() =>
+  payloadLimit !== undefined
+    ? Effect.succeed(payloadLimit)
+    : Effect.map(Effect.orDie(maxPayloadBytes), (limit) => (payloadLimit = limit))
+)
+
 export const enqueued = Metric.counter("redrive_jobs_enqueued_total", { incremental: true })
 
 const OptionsSchema = Schema.Struct({
@@ -92,7 +100,7 @@ export const many = <A, I>(
     const checked = yield* checkOptions(definition, options)
     const encoded = yield* definition.encodePayloads(payloads)
     const json = JSON.stringify(encoded)
-    const limit = yield* Effect.orDie(maxPayloadBytes)
+    const limit = yield* payloadLimitOnce
     if (json.length > limit) {
       // Only on the slow path: find the offending payload to name it.
       for (let i = 0; i < encoded.length; i++) {

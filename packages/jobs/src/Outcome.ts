@@ -7,7 +7,7 @@
 import type { ErrorHistory } from "@redrive/database"
 import { Cause, Data, Exit, Option } from "effect"
 import { createHash } from "node:crypto"
-import { type Classification, classifyCause } from "./Classify.js"
+import { type Classification, classifyCause, stackOf } from "./Classify.js"
 import type { AnyJobDefinition } from "./JobDefinition.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 import * as Verdict from "./Verdict.js"
@@ -83,7 +83,10 @@ export const decide = (input: DecideInput): Outcome => {
     ? verdictClassification(verdict)
     : classifyCause(cause, definition, now)
 
-  const failed = (kind: ErrorHistory.AttemptKind, nextRunAt?: Date): Failed => {
+  // Stacks are kept for defects and for the attempt that dead-letters a job; a retried typed
+  // failure records its message only (formatting a stack cost more than the rest of the attempt).
+  const failed = (kind: ErrorHistory.AttemptKind, nextRunAt?: Date, final = false): Failed => {
+    const stack = classification.defect || final ? stackOf(classification) : undefined
     const entry: ErrorHistory.AttemptEntry = {
       attempt: job.attempt,
       at: new Date(now),
@@ -93,7 +96,7 @@ export const decide = (input: DecideInput): Outcome => {
       message: classification.message,
       durationMs: Math.max(0, Math.round(input.durationMs)),
       workerId: input.workerId,
-      ...(classification.stack !== undefined ? { stack: classification.stack } : {}),
+      ...(stack !== undefined ? { stack } : {}),
       ...(nextRunAt !== undefined ? { nextRunAt } : {})
     }
     return {
@@ -109,10 +112,10 @@ export const decide = (input: DecideInput): Outcome => {
     return Outcome.Snoozed({ ...failed("snoozed", runAt), runAt })
   }
   if (verdict?._tag === "Redrive/Discard") return Outcome.Discarded(failed("discarded"))
-  if (verdict?._tag === "Redrive/DeadLetterNow") return Outcome.DeadLettered(failed("failed"))
+  if (verdict?._tag === "Redrive/DeadLetterNow") return Outcome.DeadLettered(failed("failed", undefined, true))
 
   const allowed = RetryPolicy.maxAttemptsFor(definition.retry, classification.errorClass, job.maxAttempts)
-  if (job.attempt >= allowed) return Outcome.DeadLettered(failed(classification.kind))
+  if (job.attempt >= allowed) return Outcome.DeadLettered(failed(classification.kind, undefined, true))
   const runAt = verdict?._tag === "Redrive/RetryAt"
     ? verdict.at
     : new Date(
@@ -127,5 +130,7 @@ const verdictClassification = (verdict: Verdict.Verdict): Classification => ({
   kind: "failed",
   tag: verdict._tag,
   message: verdict.message,
-  defect: false
+  defect: false,
+  // A verdict is a decision, not an error: its stack says nothing.
+  error: undefined
 })
