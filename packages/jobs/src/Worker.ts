@@ -20,6 +20,7 @@ import {
   Layer,
   Metric,
   MetricBoundaries,
+  Queue,
   Random,
   Ref,
   Schedule,
@@ -90,12 +91,15 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
 
     const inFlight = new Set<number>()
     const stopping = yield* Ref.make(false)
-    const wake = yield* Effect.makeLatch(false)
+    // Wake-up tokens: a NOTIFY wakes one idle loop, not all of them (a single job would otherwise
+    // cost every loop a claim). At most `loops` tokens wait; more would wake nobody new.
+    const wake = yield* Queue.dropping<void>(loops)
+    const wakeOne = Effect.asVoid(Queue.offer(wake, undefined))
     const scope = yield* Effect.scope
 
     // Wake-ups: NOTIFY from enqueue, replay, release and rescue. Reconnects if the listener drops.
     yield* pg.listen(Notify.channel).pipe(
-      Stream.runForEach((queue) => (queues.includes(queue) ? wake.open : Effect.void)),
+      Stream.runForEach((queue) => (queues.includes(queue) ? wakeOne : Effect.void)),
       Effect.catchAllCause((cause) => Effect.logWarning("redrive worker: LISTEN connection lost", cause)),
       Effect.repeat(Schedule.spaced("1 second")),
       Effect.forkScoped
@@ -293,7 +297,7 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
         const now = yield* Clock.currentTimeMillis
         if (Number.isFinite(nextWake) && nextWake - now < Duration.toMillis(pollInterval)) {
           yield* Effect.sleep(Duration.millis(Math.max(0, nextWake - now))).pipe(
-            Effect.zipRight(wake.open),
+            Effect.zipRight(wakeOne),
             Effect.forkIn(scope)
           )
         }
@@ -336,13 +340,11 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
 
     const loop = Effect.gen(function*() {
       while (!(yield* Ref.get(stopping))) {
-        yield* wake.close
         const rows = yield* claim
-        if (rows.length === 0) {
-          yield* wake.await.pipe(Effect.timeout(pollInterval), Effect.ignore)
-          continue
-        }
-        yield* processBatch(rows)
+        if (rows.length > 0) yield* processBatch(rows)
+        // A full batch: there is probably more. Otherwise the queue was drained when we claimed;
+        // wait for a wake-up (new work was notified meanwhile: the token is already there) or a poll.
+        if (rows.length < batchSize) yield* Queue.take(wake).pipe(Effect.timeout(pollInterval), Effect.ignore)
       }
     })
 
@@ -351,7 +353,7 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         yield* Ref.set(stopping, true)
-        yield* wake.open
+        yield* Queue.offerAll(wake, Array.from({ length: loops }, () => undefined))
         // Finalizers run uninterruptibly: the wait must be made interruptible for the timeout to fire.
         const finished = yield* Effect.interruptible(Fiber.joinAll(fibers)).pipe(Effect.timeout(grace), Effect.exit)
         if (Exit.isFailure(finished)) yield* Fiber.interruptAll(fibers)
