@@ -3,7 +3,7 @@
  * method is a Promise over the same Effect code a service would run. Bundled by
  * `pnpm bench:build` into dist/redrive-peers.mjs, so the harness loads it with plain Node.
  */
-import { NodeContext } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { SqlClient } from "@effect/sql"
 import { Database, MigrationRunner } from "@redrive/database"
 import { Enqueue, JobDefinition, JobRegistry, Replay, Worker } from "@redrive/jobs"
