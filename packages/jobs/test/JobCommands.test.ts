@@ -1,13 +1,12 @@
 import { SqlClient } from "@effect/sql"
-import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { ErrorHistory, Ids, Tenant } from "@redrive/database"
 import { TestDatabase } from "@redrive/database/testing"
-import { Duration, Effect, Layer, Queue, Schema, Stream } from "effect"
+import { Duration, Effect, Layer, Queue, Schema } from "effect"
 import { JobCommands } from "../src/JobCommands.js"
 import * as JobCommandsModule from "../src/JobCommands.js"
-import * as Notify from "../src/Notify.js"
 import { history3, seedDeadLetters } from "./replayFixtures.js"
+import { listenForWakeUps } from "./notifyFixtures.js"
 
 const TestLayer = JobCommandsModule.layer().pipe(Layer.provideMerge(TestDatabase.layer))
 
@@ -171,14 +170,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "30 seconds" })("JobComma
   it.scoped("retryNow makes a scheduled job due now and wakes its queue", () =>
     Effect.gen(function*() {
       const commands = yield* JobCommands
-      const pg = yield* PgClient.PgClient
-      const received = yield* Queue.unbounded<string>()
-      yield* pg.listen(Notify.channel).pipe(Stream.runForEach((p) => Queue.offer(received, p)), Effect.forkScoped)
-      // LISTEN is issued asynchronously: probe until our own NOTIFY comes back.
-      yield* pg`select pg_notify(${Notify.channel}, 'probe')`.pipe(
-        Effect.zipRight(Queue.take(received).pipe(Effect.timeout("100 millis"))),
-        Effect.retry({ times: 100 })
-      )
+      const received = yield* listenForWakeUps
       const id = yield* seedJob({ queue: "retry-now-q", runInSeconds: 3600, history: history3 })
       const scheduled = yield* readJob(id)
       const result = yield* commands.retryNow({ id, by: "alice" })

@@ -1,14 +1,14 @@
 import { SqlClient } from "@effect/sql"
-import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { ErrorHistory, Ids, JobDlqRepo, JobRepo, Tenant } from "@redrive/database"
 import { TestDatabase } from "@redrive/database/testing"
-import { Deferred, Duration, Effect, Fiber, Layer, Option, Queue, Schedule, Schema, Stream } from "effect"
+import { Deferred, Duration, Effect, Fiber, Layer, Option, Queue, Schedule, Schema } from "effect"
 import * as JobRegistry from "../src/JobRegistry.js"
 import * as Notify from "../src/Notify.js"
 import { Replay } from "../src/Replay.js"
 import * as ReplayModule from "../src/Replay.js"
 import { Email, history3, replayCounts, seedDeadLetters, unreplayed } from "./replayFixtures.js"
+import { listenForWakeUps } from "./notifyFixtures.js"
 
 const TestLayer = ReplayModule.layer().pipe(
   Layer.provideMerge(Layer.mergeAll(JobRegistry.layer([Email]), JobDlqRepo.JobDlqRepo.Default, JobRepo.JobRepo.Default)),
@@ -259,14 +259,8 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("Replay.r
   it.scoped("a replay NOTIFYs the workers of the job's queue", () =>
     Effect.gen(function*() {
       const replay = yield* Replay
-      const pg = yield* PgClient.PgClient
-      const received = yield* Queue.unbounded<string>()
-      yield* pg.listen(Notify.channel).pipe(Stream.runForEach((p) => Queue.offer(received, p)), Effect.forkScoped)
-      // LISTEN is issued asynchronously: probe until our own NOTIFY comes back.
-      yield* pg`select pg_notify(${Notify.channel}, 'probe')`.pipe(
-        Effect.zipRight(Queue.take(received).pipe(Effect.timeout("100 millis"))),
-        Effect.retry({ times: 100 })
-      )
+      const received = yield* listenForWakeUps
+      const sql = yield* SqlClient.SqlClient
       const id = firstId(yield* seedDeadLetters({ queue: "notify-q", count: 1 }))
       yield* replay.replayOne({ id, by: "alice" })
       const next = yield* Queue.take(received).pipe(
@@ -276,7 +270,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("Replay.r
       assert.strictEqual(next, "notify-q")
       // A second (idempotent) call replays nothing and wakes nobody.
       yield* replay.replayOne({ id, by: "alice" })
-      yield* pg`select pg_notify(${Notify.channel}, 'marker')`
+      yield* sql`select pg_notify(${Notify.channel}, 'marker')`
       const after = yield* Queue.take(received).pipe(
         Effect.repeat({ until: (p) => p !== "probe" }),
         Effect.timeout(Duration.seconds(5))

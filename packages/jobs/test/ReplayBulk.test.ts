@@ -1,11 +1,9 @@
 import { SqlClient } from "@effect/sql"
-import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { Ids } from "@redrive/database"
 import { TestDatabase } from "@redrive/database/testing"
-import { Chunk, Clock, Duration, Effect, Exit, Fiber, Layer, Queue, Stream, TestClock, TestContext } from "effect"
+import { Chunk, Clock, Duration, Effect, Exit, Fiber, Layer, Queue, TestClock, TestContext } from "effect"
 import * as JobRegistry from "../src/JobRegistry.js"
-import * as Notify from "../src/Notify.js"
 import { Replay } from "../src/Replay.js"
 import * as ReplayModule from "../src/Replay.js"
 import {
@@ -17,6 +15,7 @@ import {
   unreplayed,
   untilAsleepOrDone
 } from "./replayFixtures.js"
+import { listenForWakeUps } from "./notifyFixtures.js"
 
 const TestLayer = ReplayModule.layer().pipe(
   Layer.provideMerge(JobRegistry.layer([Email])),
@@ -329,13 +328,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("Replay b
   it.scoped("each batch NOTIFYs the workers of the queues it replayed into", () =>
     Effect.gen(function*() {
       const replay = yield* Replay
-      const pg = yield* PgClient.PgClient
-      const received = yield* Queue.unbounded<string>()
-      yield* pg.listen(Notify.channel).pipe(Stream.runForEach((p) => Queue.offer(received, p)), Effect.forkScoped)
-      yield* pg`select pg_notify(${Notify.channel}, 'probe')`.pipe(
-        Effect.zipRight(Queue.take(received).pipe(Effect.timeout("100 millis"))),
-        Effect.retry({ times: 100 })
-      )
+      const received = yield* listenForWakeUps
       yield* seedDeadLetters({ queue: "wake-1", count: 3, errorClass: "wake_me" })
       yield* seedDeadLetters({ queue: "wake-2", count: 3, errorClass: "wake_me" })
       const request = yield* replay.createBulk({
