@@ -6,14 +6,7 @@
  */
 import type { SqlClient } from "@effect/sql/SqlClient"
 import * as Notify from "../Notify.js"
-
-/**
- * `redrive.history_append`, inlined for the common case of a history below its cap: a plain
- * concatenation, without a PL/pgSQL call per row.
- */
-const appendHistory = (history: string, entry: string, cap: string) =>
-  `case when jsonb_array_length(${history}) < ${cap} then ${history} || jsonb_build_array(${entry})
-        else redrive.history_append(${history}, ${entry}, ${cap}) end`
+import { appendHistory } from "./historySql.js"
 
 /** The state a new job starts in: `paused` when its scope (or a wildcard over it) has a control row. */
 const initialState = (sql: SqlClient, tenantId: string, queue: string) =>
@@ -208,7 +201,7 @@ export const settleBatch = (
       set state = 'available', run_at = f.run_at, locked_by = null, locked_until = null, heartbeat_at = null,
           updated_at = now(),
           attempt = case when f.action = 'snooze' then j.attempt - 1 else j.attempt end,
-          error_history = ${sql.literal(appendHistory("j.error_history", "f.entry", "cap.n"))}
+          error_history = ${appendHistory(sql, sql.literal("j.error_history"), sql.literal("f.entry"), sql.literal("cap.n"))}
       from f, cap
       where j.id = f.id and f.action in ('retry', 'snooze') and j.attempt = f.attempt
         and j.state = 'running' and j.locked_by = ${s.workerId}
@@ -216,7 +209,7 @@ export const settleBatch = (
     ), discarded as (
       update redrive.job j
       set state = 'cancelled', completed_at = now(), updated_at = now(), locked_by = null, locked_until = null,
-          error_history = ${sql.literal(appendHistory("j.error_history", "f.entry", "cap.n"))}
+          error_history = ${appendHistory(sql, sql.literal("j.error_history"), sql.literal("f.entry"), sql.literal("cap.n"))}
       from f, cap
       where j.id = f.id and f.action = 'discard' and j.attempt = f.attempt
         and j.state = 'running' and j.locked_by = ${s.workerId}
@@ -230,7 +223,7 @@ export const settleBatch = (
       insert into redrive.job_dlq (job_id, tenant_id, queue, type, payload, priority, max_attempts, error_class,
         error_reason, attempts, error_history, fingerprint, first_failed_at, dlq_at, replay_of, request_id, user_id)
       select d.id, d.tenant_id, d.queue, d.type, d.payload, d.priority, d.max_attempts, d.error_class,
-        left(d.reason, 2000), d.attempt, ${sql.literal(appendHistory("d.error_history", "d.entry", "cap.n"))},
+        left(d.reason, 2000), d.attempt, ${appendHistory(sql, sql.literal("d.error_history"), sql.literal("d.entry"), sql.literal("cap.n"))},
         d.fingerprint, coalesce((d.error_history -> 0 ->> 'at')::timestamptz, now()), now(),
         d.replay_of, d.request_id, d.user_id
       from dead d, cap

@@ -8,6 +8,7 @@ import type { Statement } from "@effect/sql"
 import type { SqlClient } from "@effect/sql/SqlClient"
 import type { DlqFilter, Ids } from "@redrive/database"
 import { DlqFilterSql } from "@redrive/database"
+import { appendHistory } from "./historySql.js"
 
 type Sql = SqlClient
 type ScopeTenant = Ids.TenantId | "*"
@@ -30,7 +31,7 @@ const insertJobs = (sql: Sql, source: "dlq" | "picked", by: string, cap: number,
         case when exists (
           select 1 from redrive.control c where c.tenant_id in (d.tenant_id, '*') and c.queue in (d.queue, '*')
         ) then 'paused' else 'available' end, 0,
-        d.max_attempts, now(), redrive.history_append(d.error_history, ${replayedEntry(sql, by)}, ${cap}::int),
+        d.max_attempts, now(), ${appendHistory(sql, sql.literal("d.error_history"), replayedEntry(sql, by), sql`${cap}::int`)},
         d.id, d.request_id, d.user_id
       from ${sql.literal(source)} d
       where d.replayed_at is null
