@@ -1,5 +1,5 @@
 /**
- * The built-in error classes a failure is classified into. Classes are extensible: any
+ * The built-in error classes a failure is classified into. Classes are extensible, so every
  * lowercase name is a valid class (the database checks only its spelling).
  */
 import { ErrorClass as ErrorClassId } from "@redrive/database/Ids"

@@ -78,29 +78,26 @@ export const ReplayCommand = Rpc.make("Replay", {
   // would then get the stored interrupt instead of the job.
   .annotate(ClusterSchema.Uninterruptible, "client")
 
+/** What Cancel and RetryNow can fail with. */
+const JobCommandErrors = Schema.Union(
+  ...AddressErrors,
+  JobCommands.JobNotFound,
+  JobCommands.JobRunning,
+  JobCommands.JobAlreadyFinished,
+  ...StoreErrors
+)
+
 export const CancelCommand = Rpc.make("Cancel", {
   payload: { requestId: RequestId, by: JobCommands.Actor, reason: Schema.optional(JobCommands.Reason) },
   success: JobCommands.CancelResult,
-  error: Schema.Union(
-    ...AddressErrors,
-    JobCommands.JobNotFound,
-    JobCommands.JobRunning,
-    JobCommands.JobAlreadyFinished,
-    ...StoreErrors
-  ),
+  error: JobCommandErrors,
   primaryKey: (p) => p.requestId
 }).annotate(ClusterSchema.Persisted, true).annotate(ClusterSchema.Uninterruptible, "client")
 
 export const RetryNowCommand = Rpc.make("RetryNow", {
   payload: { requestId: RequestId, by: JobCommands.Actor },
   success: JobCommands.RetryNowResult,
-  error: Schema.Union(
-    ...AddressErrors,
-    JobCommands.JobNotFound,
-    JobCommands.JobRunning,
-    JobCommands.JobAlreadyFinished,
-    ...StoreErrors
-  ),
+  error: JobCommandErrors,
   primaryKey: (p) => p.requestId
 }).annotate(ClusterSchema.Persisted, true).annotate(ClusterSchema.Uninterruptible, "client")
 
