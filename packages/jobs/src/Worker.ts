@@ -37,6 +37,8 @@ export interface WorkerOptions<H extends ReadonlyArray<JobHandler<unknown>>> {
   readonly handlers: H
   /** Queues to claim from; default: the queues of the handlers' definitions. */
   readonly queues?: ReadonlyArray<string>
+  /** Only these tenants' jobs (a dedicated worker pool for some tenants); default: every tenant. */
+  readonly tenants?: ReadonlyArray<string>
   readonly workerId?: string
   /** Jobs per claim. */
   readonly batchSize?: number
@@ -327,7 +329,8 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
         )
       })
 
-    const claim = JobSql.claimBatch(sql, { queues, types, limit: batchSize, workerId, leaseMs }).pipe(
+    const tenants = options.tenants ?? null
+    const claim = JobSql.claimBatch(sql, { queues, types, tenants, limit: batchSize, workerId, leaseMs }).pipe(
       Effect.tap((rows) => Metric.update(claimBatchSize, rows.length)),
       Effect.withSpan("Worker.claim"),
       Effect.catchAllCause((cause) =>

@@ -213,6 +213,20 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
       assert.strictEqual(yield* count(`redrive.job where tenant_id = 'acme' and state = 'available' and attempt = 0`), 1)
     }))
 
+  it.effect("a worker limited to some tenants leaves the others' jobs alone", () =>
+    Effect.gen(function*() {
+      const Def = JobDefinition.make({ name: "tenant.job", payload: Payload, queue: "q-tenants" })
+      yield* Enqueue.many(Def, [{ n: 1 }, { n: 2 }], { tenantId: "mine" })
+      yield* Enqueue.many(Def, [{ n: 3 }], { tenantId: "theirs" })
+      const ran = yield* Ref.make<ReadonlyArray<string>>([])
+      yield* withWorker(
+        { handlers: [JobDefinition.handle(Def, (_, ctx) => Ref.update(ran, (r) => [...r, ctx.tenantId]))], tenants: ["mine"] },
+        Effect.zipRight(eventually(count(`redrive.job where tenant_id = 'mine'`), (n) => n === 0), Effect.sleep("200 millis"))
+      )
+      assert.deepStrictEqual(yield* Ref.get(ran), ["mine", "mine"])
+      assert.strictEqual(yield* count(`redrive.job where tenant_id = 'theirs' and state = 'available' and attempt = 0`), 1)
+    }))
+
   it.effect("claims are fair: a tenant with a backlog does not starve a small one", () =>
     Effect.gen(function*() {
       const Def = JobDefinition.make({ name: "fair.job", payload: Payload, queue: "q-fair" })

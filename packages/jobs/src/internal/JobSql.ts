@@ -91,6 +91,8 @@ export const claimBatch = (
   c: {
     readonly queues: ReadonlyArray<string>
     readonly types: ReadonlyArray<string>
+    /** null: every tenant */
+    readonly tenants: ReadonlyArray<string> | null
     readonly limit: number
     readonly workerId: string
     readonly leaseMs: number
@@ -113,7 +115,9 @@ export const claimBatch = (
       where p.tenant_id is not null
     ), open_pairs as (
       select p.queue, p.tenant_id from pairs p
-      where p.tenant_id is not null and not exists (
+      where p.tenant_id is not null
+        and (${c.tenants}::text[] is null or p.tenant_id = any(${c.tenants}::text[]))
+        and not exists (
         select 1 from redrive.control ctl
         where ctl.tenant_id in (p.tenant_id, '*') and ctl.queue in (p.queue, '*')
       )
