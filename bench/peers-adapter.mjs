@@ -16,6 +16,8 @@ const variants = {
   'b1000x2': { batchSize: 1000, loops: 2, concurrency: 200, pollMs: 500, replayBatch: 2000 },
   'b500x2': { batchSize: 500, loops: 2, concurrency: 100, pollMs: 500, replayBatch: 2000 },
   'b500x3': { batchSize: 500, loops: 3, concurrency: 100, pollMs: 500, replayBatch: 2000 },
+  'b2000x2': { batchSize: 2000, loops: 2, concurrency: 200, pollMs: 500, replayBatch: 2000 },
+  'b1000x3': { batchSize: 1000, loops: 3, concurrency: 200, pollMs: 500, replayBatch: 2000 },
 };
 
 export default {
