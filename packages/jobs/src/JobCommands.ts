@@ -1,12 +1,21 @@
 /**
- * Operator commands on one job: look it up, cancel it, run it now. Each is one statement on
- * the ambient SqlClient, so under `Tenant.withTenant` row-level security decides what the
+ * Operator commands on one job: look it up (through the repositories), cancel it, run it now
+ * (one statement each, in internal/JobSql.ts). All run on the ambient SqlClient, so under `Tenant.withTenant` row-level security decides what the
  * caller can see and touch: another tenant's job is simply not found.
  */
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { DatabaseError as DbError, ErrorHistory, Ids, Job as JobModel, JobDlq as JobDlqModel } from "@redrive/database"
-import { Context, Effect, Layer, type ParseResult, Schema } from "effect"
+import {
+  DatabaseError as DbError,
+  ErrorHistory,
+  Ids,
+  Job as JobModel,
+  JobDlq as JobDlqModel,
+  JobDlqRepo,
+  JobRepo
+} from "@redrive/database"
+import { Context, Effect, Layer, Option, type ParseResult, Schema } from "effect"
+import * as JobSql from "./internal/JobSql.js"
 import * as Notify from "./Notify.js"
 
 type DatabaseError = DbError.DatabaseError
@@ -106,61 +115,7 @@ export class JobCommands extends Context.Tag("@redrive/jobs/JobCommands")<JobCom
 export const cancelMessage = (by: string, reason: string | undefined) =>
   reason === undefined || reason === "" ? `cancelled by ${by}` : `cancelled by ${by}: ${reason}`
 
-const selectJob = (sql: SqlClient.SqlClient, id: Ids.JobId) => sql`select * from redrive.job where id = ${id}`
-
-const selectDeadLetter = (sql: SqlClient.SqlClient, id: Ids.DlqId) =>
-  sql`select * from redrive.job_dlq where id = ${id}`
-
-/**
- * `target` locks the row and reads its newest version, so the outcome is decided on the state
- * a concurrent claim may just have written; the row comes back either cancelled (`changed`)
- * or as it was.
- */
-const cancelJob = (
-  sql: SqlClient.SqlClient,
-  c: { readonly id: Ids.JobId; readonly by: string; readonly message: string; readonly cap: number }
-) =>
-  sql`
-    with target as (
-      select * from redrive.job where id = ${c.id} for update
-    ), cancelled as (
-      update redrive.job j
-      set state = 'cancelled', completed_at = now(), updated_at = now(),
-          error_history = redrive.history_append(j.error_history, jsonb_build_object(
-            'attempt', j.attempt, 'at', redrive.iso_ms(now()), 'kind', 'discarded', 'errorClass', 'cancelled',
-            'tag', 'Cancelled', 'message', ${c.message}::text, 'by', ${c.by}::text), ${c.cap}::int)
-      from target t
-      where j.id = t.id and j.state in ('available', 'paused')
-      returning j.*
-    )
-    select true as changed, c.* from cancelled c
-    union all
-    select false as changed, t.* from target t where t.state not in ('available', 'paused')`
-
-/**
- * Brings a scheduled job's run_at forward to now (truncated to the column's milliseconds so the
- * next claim sees it due) and wakes its queue when it is available.
- */
-const retryJobNow = (sql: SqlClient.SqlClient, r: { readonly id: Ids.JobId; readonly channel: string }) =>
-  sql`
-    with target as (
-      select * from redrive.job where id = ${r.id} for update
-    ), moved as (
-      update redrive.job j set run_at = date_trunc('milliseconds', now()), updated_at = now()
-      from target t
-      where j.id = t.id and j.state in ('available', 'paused') and j.run_at > now()
-      returning j.*
-    ), result as (
-      select true as changed, m.* from moved m
-      union all
-      select false as changed, t.* from target t where not exists (select 1 from moved)
-    ), woken as (
-      select pg_notify(${r.channel}, queue) from result where state = 'available'
-    )
-    select * from result where (select count(*) from woken) >= 0`
-
 const decodeJob = Schema.decodeUnknown(JobModel.Job)
-const decodeDeadLetter = Schema.decodeUnknown(JobDlqModel.JobDlq)
 const decodeChanged = Schema.decodeUnknown(Schema.Struct({ changed: Schema.Boolean }))
 
 /** The row a command statement returned (at most one: it addresses one primary key), decoded. */
@@ -193,25 +148,27 @@ export interface JobCommandsOptions {
 export const make = (options: JobCommandsOptions = {}) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const jobs = yield* JobRepo.JobRepo
+    const deadLetters = yield* JobDlqRepo.JobDlqRepo
     const cap = options.historyCap ?? ErrorHistory.defaultCap
 
     const get = Effect.fn("JobCommands.get")(function*(target: Target) {
       yield* Effect.annotateCurrentSpan({ kind: target.kind, id: target.id })
       if (target.kind === "job") {
-        const job = yield* singleRow("JobCommands.get", selectJob(sql, target.id), decodeJob)
-        if (job === undefined) return yield* new JobNotFound({ id: target.id })
-        return { kind: "job", job } satisfies View
+        const job = yield* jobs.findById(target.id)
+        if (Option.isNone(job)) return yield* new JobNotFound({ id: target.id })
+        return { kind: "job", job: job.value } satisfies View
       }
-      const deadLetter = yield* singleRow("JobCommands.get", selectDeadLetter(sql, target.id), decodeDeadLetter)
-      if (deadLetter === undefined) return yield* new DbError.DeadLetterNotFound({ id: target.id })
-      return { kind: "dead_letter", deadLetter } satisfies View
+      const deadLetter = yield* deadLetters.get(target.id)
+      if (Option.isNone(deadLetter)) return yield* new DbError.DeadLetterNotFound({ id: target.id })
+      return { kind: "dead_letter", deadLetter: deadLetter.value } satisfies View
     })
 
     const cancel = Effect.fn("JobCommands.cancel")(function*(input: CancelInput) {
       yield* Effect.annotateCurrentSpan({ jobId: input.id, by: input.by })
       const row = yield* singleRow(
         "JobCommands.cancel",
-        cancelJob(sql, { id: input.id, by: input.by, message: cancelMessage(input.by, input.reason), cap }),
+        JobSql.cancelJob(sql, { id: input.id, by: input.by, message: cancelMessage(input.by, input.reason), cap }),
         jobWithChange
       )
       if (row === undefined) return yield* new JobNotFound({ id: input.id })
@@ -226,7 +183,7 @@ export const make = (options: JobCommandsOptions = {}) =>
       yield* Effect.annotateCurrentSpan({ jobId: input.id, by: input.by })
       const row = yield* singleRow(
         "JobCommands.retryNow",
-        retryJobNow(sql, { id: input.id, channel: Notify.channel }),
+        JobSql.retryJobNow(sql, { id: input.id, channel: Notify.channel }),
         jobWithChange
       )
       if (row === undefined) return yield* new JobNotFound({ id: input.id })
@@ -239,4 +196,5 @@ export const make = (options: JobCommandsOptions = {}) =>
   })
 
 /** Needs SqlClient. */
-export const layer = (options: JobCommandsOptions = {}) => Layer.effect(JobCommands, make(options))
+export const layer = (options: JobCommandsOptions = {}) =>
+  Layer.effect(JobCommands, make(options)).pipe(Layer.provide(Layer.merge(JobRepo.JobRepo.Default, JobDlqRepo.JobDlqRepo.Default)))

@@ -346,3 +346,53 @@ export const rescueExpired = (sql: SqlClient, r: { readonly limit: number; reado
     )
     select (select count(*) from back)::int as rescued, (select count(*) from moved)::int as "deadLettered",
            (select count(*) from woken)::int as _woken`
+
+/**
+ * `target` locks the row and reads its newest version, so the outcome is decided on the state
+ * a concurrent claim may just have written; the row comes back either cancelled (`changed`)
+ * or as it was.
+ */
+export const cancelJob = (
+  sql: SqlClient,
+  c: { readonly id: number; readonly by: string; readonly message: string; readonly cap: number }
+) => {
+  const entry = sql`jsonb_build_object(
+    'attempt', j.attempt, 'at', redrive.iso_ms(now()), 'kind', 'discarded', 'errorClass', 'cancelled',
+    'tag', 'Cancelled', 'message', ${c.message}::text, 'by', ${c.by}::text)`
+  return sql`
+    with target as (
+      select * from redrive.job where id = ${c.id} for update
+    ), cancelled as (
+      update redrive.job j
+      set state = 'cancelled', completed_at = now(), updated_at = now(),
+          error_history = ${appendHistory(sql, sql.literal("j.error_history"), entry, sql`${c.cap}::int`)}
+      from target t
+      where j.id = t.id and j.state in ('available', 'paused')
+      returning j.*
+    )
+    select true as changed, c.* from cancelled c
+    union all
+    select false as changed, t.* from target t where t.state not in ('available', 'paused')`
+}
+
+/**
+ * Brings a scheduled job's run_at forward to now (truncated to the column's milliseconds so the
+ * next claim sees it due) and wakes its queue when it is available.
+ */
+export const retryJobNow = (sql: SqlClient, r: { readonly id: number; readonly channel: string }) =>
+  sql`
+    with target as (
+      select * from redrive.job where id = ${r.id} for update
+    ), moved as (
+      update redrive.job j set run_at = date_trunc('milliseconds', now()), updated_at = now()
+      from target t
+      where j.id = t.id and j.state in ('available', 'paused') and j.run_at > now()
+      returning j.*
+    ), result as (
+      select true as changed, m.* from moved m
+      union all
+      select false as changed, t.* from target t where not exists (select 1 from moved)
+    ), woken as (
+      select pg_notify(${r.channel}, queue) from result where state = 'available'
+    )
+    select * from result where (select count(*) from woken) >= 0`
