@@ -1,7 +1,8 @@
 /**
  * Operator commands on one job: look it up (through the repositories), cancel it, run it now
- * (one statement each, in internal/JobSql.ts). All run on the ambient SqlClient, so under `Tenant.withTenant` row-level security decides what the
- * caller can see and touch: another tenant's job is simply not found.
+ * (one statement each, in internal/JobSql.ts). All run on the ambient SqlClient, so under
+ * `Tenant.withTenant` row-level security decides what the caller can see and touch: another
+ * tenant's job is simply not found.
  */
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
