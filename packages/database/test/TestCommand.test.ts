@@ -1,0 +1,110 @@
+/**
+ * The test command itself: the suite's own vitest config, run in a child process over a fixture,
+ * must exit non-zero when a test fails — against DATABASE_URL and against the embedded server —
+ * so a red test can never land as a green build.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { execFile } from "node:child_process"
+import { chmodSync, mkdtempSync, rmSync } from "node:fs"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { inject } from "vitest"
+
+const root = fileURLToPath(new URL("../../..", import.meta.url))
+const fixture = (name: string) => `packages/database/test/fixtures/test-command/${name}.fixture.ts`
+
+const freePort = Effect.async<number>((resume) => {
+  const server = createServer()
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address()
+    const port = typeof address === "object" && address !== null ? address.port : 0
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+/** Runs the suite's vitest config over one fixture file; resolves with the exit code and output. */
+const runSuite = (include: string, env: NodeJS.ProcessEnv) =>
+  Effect.async<{ readonly code: number; readonly output: string }>((resume) => {
+    const child = execFile(
+      process.execPath,
+      [join(root, "node_modules", "vitest", "vitest.mjs"), "run", "--config", join(root, "vitest.config.ts")],
+      { cwd: root, env: { ...env, REDRIVE_TEST_INCLUDE: include, CI: "true", NO_COLOR: "1" }, timeout: 90_000 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1
+        resume(Effect.succeed({ code, output: `${stdout}${stderr}` }))
+      }
+    )
+    return Effect.sync(() => child.kill("SIGKILL"))
+  })
+
+const withoutDatabaseUrl = (): NodeJS.ProcessEnv => {
+  const { DATABASE_URL: _ignored, ...env } = process.env
+  return env
+}
+
+describe("the test command", () => {
+  it.effect("exits non-zero when a test fails, against DATABASE_URL", () =>
+    Effect.gen(function*() {
+      const env = { ...process.env, DATABASE_URL: inject("redriveAdminUrl") }
+      const failing = yield* runSuite(fixture("failing"), env)
+      assert.notStrictEqual(failing.code, 0, failing.output)
+      assert.match(failing.output, /1 failed/)
+      const passing = yield* runSuite(fixture("passing"), env)
+      assert.strictEqual(passing.code, 0, passing.output)
+      assert.match(passing.output, /1 passed/)
+    }), { timeout: 120_000 })
+
+  it.effect("exits non-zero when a test fails, against the embedded server", () =>
+    Effect.gen(function*() {
+      // A fresh embedded server of its own: initdb, start, run the fixture, stop.
+      const dir = mkdtempSync(join(tmpdir(), "redrive-test-command-"))
+      chmodSync(dir, 0o755) // as root, the server runs as the postgres user and must reach its data directory
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+      const env = {
+        ...withoutDatabaseUrl(),
+        REDRIVE_TEST_EMBEDDED_DIR: join(dir, "postgres"),
+        REDRIVE_TEST_EMBEDDED_PORT: String(yield* freePort)
+      }
+      const failing = yield* runSuite(fixture("failing"), env)
+      assert.notStrictEqual(failing.code, 0, failing.output)
+      assert.match(failing.output, /1 failed/)
+      const passing = yield* runSuite(fixture("passing"), env)
+      assert.strictEqual(passing.code, 0, passing.output)
+      assert.match(passing.output, /1 passed/)
+    }).pipe(Effect.scoped), { timeout: 120_000 })
+})
+
+describe("importing Redrive", () => {
+  it.effect("installs no process exit or signal hook", () =>
+    Effect.gen(function*() {
+      // A fresh process: count the process's listeners, import every public module and the test
+      // helpers, count again. A hook here is what once overwrote the test command's exit code.
+      const modules = [
+        "packages/database/src/index.ts",
+        // testing/index.ts needs vitest's worker state (inject), so only its process-level parts here
+        "packages/database/src/testing/Template.ts",
+        "packages/database/src/testing/globalSetup.ts",
+        "packages/jobs/src/index.ts",
+        "packages/server/src/index.ts"
+      ].map((m) => JSON.stringify(new URL(m, `file://${root}`).href))
+      const script = `
+        const events = ["exit", "beforeExit", "SIGINT", "SIGTERM", "SIGHUP", "uncaughtException", "unhandledRejection"]
+        const count = () => Object.fromEntries(events.map((e) => [e, process.listenerCount(e)]))
+        const before = count()
+        for (const m of [${modules.join(",")}]) await import(m)
+        console.log(JSON.stringify({ before, after: count() }))`
+      const result = yield* Effect.async<{ readonly before: unknown; readonly after: unknown }, Error>((resume) => {
+        execFile(
+          process.execPath,
+          ["--import", "tsx", "--input-type=module", "-e", script],
+          { cwd: root, timeout: 60_000 },
+          (error, stdout, stderr) =>
+            resume(error ? Effect.fail(new Error(`${error.message}\n${stderr}`)) : Effect.try(() => JSON.parse(stdout.trim().split("\n").pop()!)))
+        )
+      })
+      assert.deepStrictEqual(result.after, result.before)
+    }), { timeout: 90_000 })
+})
