@@ -6,7 +6,7 @@ import { ErrorClass, JobId, JobType } from "../src/Ids.js"
 import type { JobDlq } from "../src/JobDlq.js"
 import { JobDlqRepo } from "../src/JobDlqRepo.js"
 import { TestDatabase } from "../src/testing/index.js"
-import * as F from "./fixtures.js"
+import { Factory as F } from "../src/testing/index.js"
 
 const Test = JobDlqRepo.Default
 
@@ -38,7 +38,7 @@ layer(TestDatabase.layer, { excludeTestServices: true })("JobDlqRepo", (it) => {
   it.effect("a dead letter with a 3-entry history round-trips exactly", () =>
     Effect.gen(function*() {
       const repo = yield* JobDlqRepo
-      const input = F.deadLetter({ tenantId: F.tenant("roundtrip"), payload: { to: "x@example.com", snake_case: [1, { a_b: null }] } })
+      const input = F.deadLetter({ tenantId: F.tenant(), payload: { to: "x@example.com", snake_case: [1, { a_b: null }] } })
       const inserted = yield* repo.insert(input)
       const read = Option.getOrThrow(yield* repo.get(inserted.id))
       assert.deepStrictEqual(read.errorHistory, F.history3)
@@ -57,7 +57,7 @@ layer(TestDatabase.layer, { excludeTestServices: true })("JobDlqRepo", (it) => {
   it.effect("pages return every row exactly once, newest first", () =>
     Effect.gen(function*() {
       const repo = yield* JobDlqRepo
-      const tenantId = F.tenant("pages")
+      const tenantId = F.tenant()
       const base = Date.UTC(2026, 10, 1)
       for (let i = 0; i < 95; i++) {
         yield* repo.insert(F.deadLetter({ tenantId, dlqAt: new Date(base + (i % 40) * 1000) }))
@@ -71,12 +71,12 @@ layer(TestDatabase.layer, { excludeTestServices: true })("JobDlqRepo", (it) => {
   it.effect("30 rows sharing one dlq_at are each returned once", () =>
     Effect.gen(function*() {
       const repo = yield* JobDlqRepo
-      const tenantId = F.tenant("same-time")
+      const tenantId = F.tenant()
       const sql = yield* SqlClient.SqlClient
       // One statement, one now(): the case that loses rows with a microsecond cursor in a ms Date.
       yield* sql`insert into redrive.job_dlq (job_id, tenant_id, queue, type, payload, priority, max_attempts,
                    error_class, attempts, fingerprint, first_failed_at)
-                 select 5000000 + g, 'same-time', 'q', 't', '{}', 5, 3, 'unknown', 3, 'fp', now()
+                 select 5000000 + g, ${tenantId}, 'q', 't', '{}', 5, 3, 'unknown', 3, 'fp', now()
                  from generate_series(1, 30) g`
       const rows = yield* walk({ tenantId }, 7)
       assert.strictEqual(rows.length, 30)
@@ -89,7 +89,7 @@ layer(TestDatabase.layer, { excludeTestServices: true })("JobDlqRepo", (it) => {
   it.effect("rows inserted between page fetches neither repeat nor displace earlier rows", () =>
     Effect.gen(function*() {
       const repo = yield* JobDlqRepo
-      const tenantId = F.tenant("moving")
+      const tenantId = F.tenant()
       const start = Date.now() - 60_000
       const originals: Array<number> = []
       for (let i = 0; i < 25; i++) {
@@ -106,7 +106,7 @@ layer(TestDatabase.layer, { excludeTestServices: true })("JobDlqRepo", (it) => {
   it.effect("filters by tenant, queue, type, error class, fingerprint, time range and ids", () =>
     Effect.gen(function*() {
       const repo = yield* JobDlqRepo
-      const tenantId = F.tenant("filters")
+      const tenantId = F.tenant()
       const t0 = Date.UTC(2026, 9, 1)
       const a = yield* repo.insert(F.deadLetter({ tenantId, queue: F.queue("q1"), dlqAt: new Date(t0) }))
       const b = yield* repo.insert(F.deadLetter({
@@ -118,7 +118,7 @@ layer(TestDatabase.layer, { excludeTestServices: true })("JobDlqRepo", (it) => {
         dlqAt: new Date(t0 + 1000)
       }))
       const c = yield* repo.insert(F.deadLetter({ tenantId, queue: F.queue("q1"), dlqAt: new Date(t0 + 2000) }))
-      yield* repo.insert(F.deadLetter({ tenantId: F.tenant("other"), queue: F.queue("q1"), dlqAt: new Date(t0) }))
+      yield* repo.insert(F.deadLetter({ tenantId: F.tenant(), queue: F.queue("q1"), dlqAt: new Date(t0) }))
       const ids = (filter: DlqFilter) => Effect.map(walk(filter, 50), (rows) => rows.map((r) => r.id))
       assert.deepStrictEqual(yield* ids({ tenantId }), [c.id, b.id, a.id])
       assert.deepStrictEqual(yield* ids({ tenantId, queue: F.queue("q1") }), [c.id, a.id])
@@ -132,7 +132,7 @@ layer(TestDatabase.layer, { excludeTestServices: true })("JobDlqRepo", (it) => {
   it.effect("a tampered cursor, or one used with another filter, is a typed InvalidCursor", () =>
     Effect.gen(function*() {
       const repo = yield* JobDlqRepo
-      const tenantId = F.tenant("cursor")
+      const tenantId = F.tenant()
       for (let i = 0; i < 3; i++) yield* repo.insert(F.deadLetter({ tenantId }))
       const first = yield* repo.listPending({ tenantId }, { limit: 1 })
       const cursor = first.nextCursor!
@@ -153,7 +153,7 @@ layer(TestDatabase.layer, { excludeTestServices: true })("JobDlqRepo", (it) => {
   it.effect("markReplayed stamps once; a second stamp names the job the first replay made", () =>
     Effect.gen(function*() {
       const repo = yield* JobDlqRepo
-      const tenantId = F.tenant("replayed")
+      const tenantId = F.tenant()
       const row = yield* repo.insert(F.deadLetter({ tenantId }))
       const stamped = yield* repo.markReplayed({ id: row.id, replayedBy: "ops@example.com", replayJobId: JobId.make(77) })
       assert.strictEqual(stamped.replayJobId, 77)

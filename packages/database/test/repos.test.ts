@@ -4,7 +4,7 @@ import { Effect, Layer, Option } from "effect"
 import { ControlRepo } from "../src/ControlRepo.js"
 import { JobRepo } from "../src/JobRepo.js"
 import { TestDatabase } from "../src/testing/index.js"
-import * as F from "./fixtures.js"
+import { Factory as F } from "../src/testing/index.js"
 
 const Test = Layer.mergeAll(JobRepo.Default, ControlRepo.Default).pipe(Layer.provideMerge(TestDatabase.layer))
 
@@ -36,7 +36,7 @@ layer(Test, { excludeTestServices: true })("JobRepo and ControlRepo", (it) => {
   it.effect("control upsert, get and remove", () =>
     Effect.gen(function*() {
       const controls = yield* ControlRepo
-      const scope = { tenantId: F.tenant("acme"), queue: "*" as const }
+      const scope = { tenantId: F.tenant(), queue: "*" as const }
       assert.isTrue(Option.isNone(yield* controls.get(scope)))
       const paused = yield* controls.upsert({
         ...scope,

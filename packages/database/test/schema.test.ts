@@ -5,24 +5,26 @@ import * as ErrorHistory from "../src/ErrorHistory.js"
 import { JobDlqRepo } from "../src/JobDlqRepo.js"
 import { JobRepo } from "../src/JobRepo.js"
 import { TestDatabase } from "../src/testing/index.js"
-import * as F from "./fixtures.js"
+import { Factory as F } from "../src/testing/index.js"
 
 const Repos = Effect.all({ jobs: JobRepo, dlq: JobDlqRepo })
 layer(TestDatabase.layer, { excludeTestServices: true })("schema constraints", (it) => {
   it.effect("a non-array error_history is refused by the CHECK, on job and job_dlq", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
+      const type = F.jobType()
       const onJob = yield* Effect.flip(
-        sql`insert into redrive.job (type, error_history) values ('t', '{"attempt":1}'::jsonb)`
+        sql`insert into redrive.job (type, error_history) values (${type}, '{"attempt":1}'::jsonb)`
       )
       assert.include(String(onJob.cause), "job_error_history_is_array")
       const onDlq = yield* Effect.flip(
         sql`insert into redrive.job_dlq (job_id, queue, type, payload, priority, max_attempts, error_class, attempts,
               error_history, fingerprint, first_failed_at)
-            values (1, 'q', 't', '{}', 5, 3, 'unknown', 3, '"text"'::jsonb, 'fp', now())`
+            values (1, 'q', ${type}, '{}', 5, 3, 'unknown', 3, '"text"'::jsonb, 'fp', now())`
       )
       assert.include(String(onDlq.cause), "job_dlq_error_history_is_array")
-      const count = yield* sql<{ n: string }>`select (select count(*) from redrive.job) + (select count(*) from redrive.job_dlq) as n`
+      const count = yield* sql<{ n: string }>`
+        select (select count(*) from redrive.job where type = ${type}) + (select count(*) from redrive.job_dlq where type = ${type}) as n`
       assert.strictEqual(count[0]!.n, "0")
     }))
 
@@ -42,11 +44,12 @@ layer(TestDatabase.layer, { excludeTestServices: true })("schema constraints", (
   it.effect("bad input is refused before the database with an error naming the field, and nothing is written", () =>
     Effect.gen(function*() {
       const { jobs } = yield* Repos
-      const error = yield* Effect.flip(jobs.insertMany([F.job(), F.job({ maxAttempts: 0 })]))
+      const tenantId = F.tenant()
+      const error = yield* Effect.flip(jobs.insertMany([F.job({ tenantId }), F.job({ tenantId, maxAttempts: 0 })]))
       assert.strictEqual(error._tag, "InvalidRow")
       assert.include(error.message, "maxAttempts")
       const sql = yield* SqlClient.SqlClient
-      const count = yield* sql<{ n: string }>`select count(*) as n from redrive.job`
+      const count = yield* sql<{ n: string }>`select count(*) as n from redrive.job where tenant_id = ${tenantId}`
       assert.strictEqual(count[0]!.n, "0")
     }).pipe(Effect.provide([JobRepo.Default, JobDlqRepo.Default])))
 

@@ -1,2 +1,3 @@
 export * as AdminClient from "./AdminClient.js"
+export * as Factory from "./Factory.js"
 export * as TestDatabase from "./TestDatabase.js"
