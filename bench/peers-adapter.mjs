@@ -11,13 +11,12 @@ if (!existsSync(bundle)) {
 const { open } = await import(bundle.href);
 const version = JSON.parse(readFileSync(new URL('../packages/jobs/package.json', import.meta.url), 'utf8')).version;
 
-// batch = rows per claim, loops = claim loops, concurrency = handlers in flight per loop
+// batch = most rows per claim, concurrency = most jobs held at once (running or waiting for a lane)
 const variants = {
-  'b1000x2': { batchSize: 1000, loops: 2, concurrency: 200, pollMs: 500, replayBatch: 2000 },
-  'b500x2': { batchSize: 500, loops: 2, concurrency: 100, pollMs: 500, replayBatch: 2000 },
-  'b500x3': { batchSize: 500, loops: 3, concurrency: 100, pollMs: 500, replayBatch: 2000 },
-  'b2000x2': { batchSize: 2000, loops: 2, concurrency: 200, pollMs: 500, replayBatch: 2000 },
-  'b1000x3': { batchSize: 1000, loops: 3, concurrency: 200, pollMs: 500, replayBatch: 2000 },
+  'b500c1000': { batchSize: 500, concurrency: 1000, pollMs: 500, replayBatch: 2000 },
+  'b1000c2000': { batchSize: 1000, concurrency: 2000, pollMs: 500, replayBatch: 2000 },
+  'b2000c4000': { batchSize: 2000, concurrency: 4000, pollMs: 500, replayBatch: 2000 },
+  'b1000c3000': { batchSize: 1000, concurrency: 3000, pollMs: 500, replayBatch: 2000 },
 };
 
 export default {
@@ -25,7 +24,7 @@ export default {
   system: 'redrive',
   version,
   variants,
-  recommended: 'b500x2',
+  recommended: 'b500c1000',
   throughputVariants: Object.keys(variants),
   facts: {
     minBackoffMs: 0,

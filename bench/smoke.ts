@@ -29,7 +29,7 @@ const program = Effect.gen(function*() {
   t = performance.now()
   const cpu0 = process.cpuUsage()
   yield* Effect.scoped(Effect.gen(function*() {
-    yield* Layer.buildWithScope(Worker.layer({ handlers: [handler], batchSize: Number(process.env.BATCH ?? 1000), loops: Number(process.env.LOOPS ?? 2), concurrency: Number(process.env.CONC ?? 200) }), yield* Effect.scope)
+    yield* Layer.buildWithScope(Worker.layer({ handlers: [handler], batchSize: Number(process.env.BATCH ?? 1000), concurrency: Number(process.env.CONC ?? 2000) }), yield* Effect.scope)
     yield* Deferred.await(done)
   }))
   const cpu = process.cpuUsage(cpu0)

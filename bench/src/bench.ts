@@ -23,7 +23,7 @@ const N_B = n("BENCH_N_B", 300)
 const N_C = n("BENCH_N_C", 2_000)
 const DEPTH = n("BENCH_DLQ_DEPTH", 200_000)
 const BULK = n("BENCH_BULK", 1)
-const settings: Settings = { batchSize: 1000, loops: 2, concurrency: 200, pollMs: 500, replayBatch: 2000 }
+const settings: Settings = { batchSize: 1000, concurrency: 2000, pollMs: 500, replayBatch: 2000 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const pct = (xs: Array<number>, p: number) => xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url"
 
 export interface Settings {
   readonly batchSize: number
-  readonly loops: number
+  /** most jobs the worker holds at once (running or waiting for a lane) */
   readonly concurrency: number
   readonly pollMs: number
   readonly replayBatch: number
@@ -38,7 +38,8 @@ export const open = async (ctx: OpenContext) => {
   })
   const DatabaseLive = Database.layer({
     url: Redacted.make(ctx.databaseUrl),
-    maxConnections: settings.loops + 3
+    // claim, completer, lease extension, LISTEN, the maintenance leader's connection, enqueue
+    maxConnections: 6
   })
   const runtime = ManagedRuntime.make(
     Layer.mergeAll(Replay.layer({ batchSize: settings.replayBatch }), NodeContext.layer).pipe(
@@ -70,7 +71,6 @@ export const open = async (ctx: OpenContext) => {
           Worker.layer({
             handlers: [run],
             batchSize: settings.batchSize,
-            loops: settings.loops,
             concurrency: settings.concurrency,
             pollInterval: `${settings.pollMs} millis`,
             shutdownGrace: "5 seconds"

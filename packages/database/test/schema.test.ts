@@ -1,6 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Schema } from "effect"
+import { createHash } from "node:crypto"
 import * as ErrorHistory from "../src/ErrorHistory.js"
 import { JobDlqRepo } from "../src/JobDlqRepo.js"
 import { JobRepo } from "../src/JobRepo.js"
@@ -118,6 +119,32 @@ layer(TestDatabase.layer, { excludeTestServices: true })("redrive.history_append
         assert.deepStrictEqual(inTs[1], { kind: "dropped", count: 12 - (cap - 1), at: entry(12).at })
         assert.deepStrictEqual(inTs[cap - 1], entry(12))
       }
+    }))
+})
+
+layer(TestDatabase.layer, { excludeTestServices: true })("redrive.fingerprint", (it) => {
+  it.effect("groups errors that differ only in numbers, uuids and hex strings, and splits the rest", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const fp = (type: string, errorClass: string, tag: string, message: string) =>
+        Effect.map(
+          sql<{ f: string }>`select redrive.fingerprint(${type}, ${errorClass}, ${tag}, ${message}) as f`,
+          (rows) => rows[0]!.f
+        )
+      const a = yield* fp("t", "external_api", "HttpError", "order 123 failed: id 0f8fad5b-d9cb-469f-a165-70867728950e at 0xdeadbeef")
+      const b = yield* fp("t", "external_api", "HttpError", "order 987 failed: id 7c9e6679-7425-40de-944b-e07fc1f90ae7 at 0x1f")
+      assert.strictEqual(a, b)
+      assert.match(a, /^[0-9a-f]{16}$/)
+      // Computed as documented: sha256 of "type|class|tag|masked message", first 16 hex digits.
+      const expected = createHash("sha256").update("t|external_api|HttpError|order <n> failed: id <uuid> at <hex>")
+        .digest("hex").slice(0, 16)
+      assert.strictEqual(a, expected)
+      for (const other of [
+        yield* fp("t", "external_api", "HttpError", "customer missing"),
+        yield* fp("u", "external_api", "HttpError", "order 1 failed: id 0f8fad5b-d9cb-469f-a165-70867728950e at 0x1"),
+        yield* fp("t", "unknown", "HttpError", "order 1 failed: id 0f8fad5b-d9cb-469f-a165-70867728950e at 0x1"),
+        yield* fp("t", "external_api", "Error", "order 1 failed: id 0f8fad5b-d9cb-469f-a165-70867728950e at 0x1")
+      ]) assert.notStrictEqual(other, a)
     }))
 })
 

@@ -10,6 +10,7 @@ import { Config, Effect, Metric, Schema } from "effect"
 import { ArrayFormatter, type ParseError } from "effect/ParseResult"
 import * as JobSql from "./internal/JobSql.js"
 import type { AnyJobDefinition, JobDefinition } from "./JobDefinition.js"
+import * as Metrics from "./Metrics.js"
 
 export interface EnqueueOptions {
   readonly tenantId?: string
@@ -52,8 +53,6 @@ const payloadLimitOnce = Effect.suspend(() =>
     ? Effect.succeed(payloadLimit)
     : Effect.map(Effect.orDie(maxPayloadBytes), (limit) => (payloadLimit = limit))
 )
-
-export const enqueued = Metric.counter("redrive_jobs_enqueued_total", { incremental: true })
 
 const OptionsSchema = Schema.Struct({
   tenantId: Ids.TenantId,
@@ -122,7 +121,7 @@ export const many = <A, I>(
       requestId: checked.requestId,
       userId: checked.userId
     }).pipe(Effect.mapError(DbError.fromSqlError("Enqueue.many")))
-    yield* Metric.incrementBy(enqueued, rows.length)
+    yield* Metric.incrementBy(Metrics.jobsEnqueued, rows.length)
     // Identity values: branded without validating each again.
     if (!hasKeys) return rows.map((r) => Ids.JobId.make(Number(r.id), true))
     // Keyed jobs: map each key to the job that holds it (inserted now, or already there).

@@ -2,11 +2,11 @@
  * What becomes of an attempt: from the handler's Exit, the job's definition and its retry
  * policy, decide between completing, retrying (with backoff), snoozing, discarding and
  * dead-lettering, and build the history entry the settle statement appends. Pure: the clock
- * reading and the random draw come in as arguments.
+ * reading and the random draw come in as arguments. (A dead letter's fingerprint is computed
+ * where it is stored, by `redrive.fingerprint`, the one function every dead-letter path uses.)
  */
 import type { ErrorHistory } from "@redrive/database"
 import { Cause, Data, Exit, Option } from "effect"
-import { createHash } from "node:crypto"
 import { type Classification, classifyCause, stackOf } from "./Classify.js"
 import type { AnyJobDefinition } from "./JobDefinition.js"
 import * as RetryPolicy from "./RetryPolicy.js"
@@ -23,7 +23,6 @@ interface Failed {
   readonly entry: ErrorHistory.AttemptEntry
   readonly errorClass: string
   readonly reason: string
-  readonly fingerprint: string
 }
 
 export type Outcome = Data.TaggedEnum<{
@@ -36,29 +35,6 @@ export type Outcome = Data.TaggedEnum<{
   Released: {}
 }>
 export const Outcome = Data.taggedEnum<Outcome>()
-
-const fingerprints = new Map<string, string>()
-
-/** Groups errors that are the same problem: numbers, ids and hex strings do not split groups. */
-export const fingerprint = (type: string, errorClass: string, tag: string, message: string): string => {
-  // A failure storm repeats one message: remember the last few hundred.
-  const key = `${type}\u0000${errorClass}\u0000${tag}\u0000${message}`
-  const known = fingerprints.get(key)
-  if (known !== undefined) return known
-  if (fingerprints.size > 500) fingerprints.clear()
-  const value = compute(type, errorClass, tag, message)
-  fingerprints.set(key, value)
-  return value
-}
-
-const compute = (type: string, errorClass: string, tag: string, message: string): string => {
-  const normalized = message
-    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, "<uuid>")
-    .replace(/\b0x[0-9a-f]+\b|\b[0-9a-f]{16,}\b/gi, "<hex>")
-    .replace(/\d+/g, "<n>")
-    .slice(0, 500)
-  return createHash("sha256").update(`${type}|${errorClass}|${tag}|${normalized}`).digest("hex").slice(0, 16)
-}
 
 export interface DecideInput {
   readonly job: Attempt
@@ -102,8 +78,7 @@ export const decide = (input: DecideInput): Outcome => {
     return {
       entry,
       errorClass: classification.errorClass,
-      reason: classification.message,
-      fingerprint: fingerprint(job.type, classification.errorClass, classification.tag, classification.message)
+      reason: classification.message
     }
   }
 

@@ -25,6 +25,7 @@ import {
 } from "effect"
 import * as ReplaySql from "./internal/replaySql.js"
 import { JobRegistry } from "./JobRegistry.js"
+import * as Metrics from "./Metrics.js"
 import * as Notify from "./Notify.js"
 
 const { DeadLetterNotFound } = DbError
@@ -136,18 +137,6 @@ export class Replay extends Context.Tag("@redrive/jobs/Replay")<Replay, {
   readonly nextRunnable: Effect.Effect<Option.Option<Ids.ReplayRequestId>, DatabaseError | InvalidRow>
 }>() {}
 
-export const replaysTotal = Metric.counter("redrive_replays_total", {
-  description: "Dead letters replayed into new jobs",
-  incremental: true
-})
-export const replayBatchesTotal = Metric.counter("redrive_replay_batches_total", {
-  description: "Bulk replay batch statements run",
-  incremental: true
-})
-export const replayRequestsTotal = Metric.counter("redrive_replay_requests_total", {
-  description: "Bulk replay requests that ended, by final state",
-  incremental: true
-})
 
 const firstIssue = (error: ParseResult.ParseError) => {
   const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
@@ -224,7 +213,7 @@ export const make = (options: ReplayOptions = {}) =>
         decodeOne
       )
       if (row === undefined) return yield* new DeadLetterNotFound({ id: input.id })
-      if (row.created) yield* Metric.increment(Metric.tagged(replaysTotal, "mode", "one"))
+      if (row.created) yield* Metric.increment(Metric.tagged(Metrics.replaysTotal, "mode", "one"))
       return { jobId: row.jobId, created: row.created } satisfies ReplayOneResult
     })
 
@@ -274,7 +263,7 @@ export const make = (options: ReplayOptions = {}) =>
     const cancel = Effect.fn("Replay.cancel")(function*(id: Ids.ReplayRequestId) {
       const [cancelled] = yield* rows("Replay.cancel", ReplaySql.cancel(sql, id), decodeRequests)
       if (cancelled === undefined) return yield* get(id)
-      yield* Metric.increment(Metric.tagged(replayRequestsTotal, "state", "cancelled"))
+      yield* Metric.increment(Metric.tagged(Metrics.replayRequestsTotal, "state", "cancelled"))
       return cancelled
     })
 
@@ -310,8 +299,8 @@ export const make = (options: ReplayOptions = {}) =>
           )
           // No row: the request was cancelled, or another runner holds it now.
           if (batch === undefined) return
-          yield* Metric.increment(replayBatchesTotal)
-          yield* Metric.incrementBy(Metric.tagged(replaysTotal, "mode", "bulk"), batch.batchReplayed)
+          yield* Metric.increment(Metrics.replayBatchesTotal)
+          yield* Metric.incrementBy(Metric.tagged(Metrics.replaysTotal, "mode", "bulk"), batch.batchReplayed)
           if (batch.state === "done") return
           // A full batch may have left matches in this window: continue after its last candidate.
           afterId = batch.candidates < limit ? windowEnd : batch.lastCandidate ?? windowEnd
@@ -336,14 +325,14 @@ export const make = (options: ReplayOptions = {}) =>
             : Cause.isInterruptedOnly(exit.cause)
             ? Effect.ignoreLogged(ReplaySql.release(sql, id, workerId))
             : ReplaySql.markFailed(sql, id, workerId, describe(exit.cause)).pipe(
-              Effect.zipRight(Metric.increment(Metric.tagged(replayRequestsTotal, "state", "failed"))),
+              Effect.zipRight(Metric.increment(Metric.tagged(Metrics.replayRequestsTotal, "state", "failed"))),
               Effect.ignoreLogged
             )
         )
       )
       const request = yield* get(id)
       if (request.state === "done") {
-        yield* Metric.increment(Metric.tagged(replayRequestsTotal, "state", "done"))
+        yield* Metric.increment(Metric.tagged(Metrics.replayRequestsTotal, "state", "done"))
         return BulkRun.Done({ request })
       }
       return request.state === "cancelled" ? BulkRun.Cancelled({ request }) : BulkRun.LeaseLost({ request })

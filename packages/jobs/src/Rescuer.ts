@@ -1,22 +1,23 @@
 /**
- * The rescuer: running jobs whose lease expired (their worker died, or stalled past its lease)
- * go back to available with a `rescued` history entry, or to the dead-letter queue as
- * `timeout` when their attempts are used up. A crash therefore costs an attempt, so a job
+ * The rescuer: running jobs whose lease expired (their worker died, stalled past its lease, or
+ * could not settle them while the database was away) go back to available with a `rescued`
+ * history entry, or to the dead-letter queue as `timeout` when their attempts are used up — by
+ * the same dead-letter path as the worker's settle. A crash therefore costs an attempt, so a job
  * that kills its worker every time ends in the DLQ instead of looping forever.
+ * It runs as a maintenance task (Maintenance.ts): in one process per database, by default.
  */
 import { SqlClient } from "@effect/sql"
 import { DatabaseError as DbError, ErrorHistory } from "@redrive/database"
-import { Duration, Effect, Layer, Metric, Schedule } from "effect"
+import { Duration, Effect, Metric, Schedule } from "effect"
 import * as JobSql from "./internal/JobSql.js"
+import * as Metrics from "./Metrics.js"
 
 export interface RescuerOptions {
+  /** Time between passes (default 5 s). */
   readonly interval?: Duration.DurationInput
   readonly batchSize?: number
   readonly historyCap?: number
 }
-
-export const jobsRescued = Metric.counter("redrive_jobs_rescued_total", { incremental: true })
-export const rescuedToDlq = Metric.counter("redrive_jobs_rescued_dead_lettered_total", { incremental: true })
 
 /** One pass: rescues expired leases in batches until none is left. */
 export const rescueOnce = (options: RescuerOptions = {}) =>
@@ -31,20 +32,18 @@ export const rescueOnce = (options: RescuerOptions = {}) =>
       deadLettered += row?.deadLettered ?? 0
       if ((row?.rescued ?? 0) + (row?.deadLettered ?? 0) < limit) break
     }
-    yield* Metric.incrementBy(jobsRescued, rescued)
-    yield* Metric.incrementBy(rescuedToDlq, deadLettered)
+    yield* Metric.incrementBy(Metrics.jobsRescued, rescued)
+    yield* Metric.incrementBy(Metrics.rescuedToDlq, deadLettered)
     if (rescued + deadLettered > 0) {
       yield* Effect.logInfo(`redrive rescuer: ${rescued} rescued, ${deadLettered} dead-lettered`)
     }
     return { rescued, deadLettered }
   }).pipe(Effect.mapError(DbError.fromSqlError("Rescuer.rescueOnce")), Effect.withSpan("Rescuer.rescueOnce"))
 
-/** Runs `rescueOnce` every `interval` (default 15 s) for as long as the layer lives; never dies. */
-export const layer = (options: RescuerOptions = {}) =>
-  Layer.scopedDiscard(
-    rescueOnce(options).pipe(
-      Effect.catchAllCause((cause) => Effect.logError("redrive rescuer: pass failed", cause)),
-      Effect.repeat(Schedule.spaced(Duration.decode(options.interval ?? "15 seconds"))),
-      Effect.forkScoped
-    )
+/** `rescueOnce` every `interval`, forever; a failed pass is logged, never fatal. */
+export const task = (options: RescuerOptions = {}) =>
+  rescueOnce(options).pipe(
+    Effect.catchAllCause((cause) => Effect.logError("redrive rescuer: pass failed", cause)),
+    Effect.repeat(Schedule.spaced(Duration.decode(options.interval ?? "5 seconds"))),
+    Effect.asVoid
   )

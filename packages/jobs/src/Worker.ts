@@ -1,35 +1,28 @@
 /**
- * The worker: a scoped layer that claims batches of due jobs (one statement, fair across
- * tenants, skipping paused and draining scopes), runs their handlers with a concurrency limit
- * and a per-job timeout, keeps their leases alive, and settles each batch in one statement.
- * It wakes on NOTIFY and polls as a fallback. Closing its scope shuts it down gracefully: no
- * new claims, in-flight jobs get `shutdownGrace` to finish, then they are interrupted and their
- * leases released so another worker retries them at once.
+ * The worker: a scoped layer that claims due jobs (one statement per claim, fair across tenants,
+ * skipping paused and draining scopes), runs their handlers with a concurrency limit and a
+ * per-job timeout, keeps their leases alive, and hands each outcome to the completer, which
+ * settles it soon after it is known. Claiming follows free capacity, not batch boundaries: a slow
+ * job holds its own place and nothing else. The worker wakes on NOTIFY and polls as a fallback.
+ *
+ * By default the layer also takes part in maintenance (Maintenance.ts): one process per database
+ * runs the rescuer, so a deployment cannot forget it.
+ *
+ * Closing its scope shuts it down gracefully: no new claims, jobs not yet started are released at
+ * once, running ones get `shutdownGrace` to finish, then they are interrupted and released so
+ * another worker retries them at once without using up an attempt.
  */
 import { PgClient } from "@effect/sql-pg"
 import { SqlClient } from "@effect/sql"
 import { Ids } from "@redrive/database"
-import {
-  Cause,
-  Clock,
-  Duration,
-  Effect,
-  Exit,
-  Fiber,
-  FiberSet,
-  Layer,
-  Metric,
-  MetricBoundaries,
-  Queue,
-  Random,
-  Ref,
-  Schedule,
-  Stream
-} from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, FiberSet, Layer, Metric, Queue, Random, Schedule, Stream } from "effect"
 import { hostname } from "node:os"
+import * as Completer from "./internal/Completer.js"
 import * as JobSql from "./internal/JobSql.js"
 import type { JobContext } from "./JobContext.js"
 import type { HandlersContext, JobHandler } from "./JobDefinition.js"
+import * as Maintenance from "./Maintenance.js"
+import * as Metrics from "./Metrics.js"
 import * as Notify from "./Notify.js"
 import { decide, Outcome } from "./Outcome.js"
 
@@ -40,11 +33,12 @@ export interface WorkerOptions<H extends ReadonlyArray<JobHandler<unknown>>> {
   /** Only these tenants' jobs (a dedicated worker pool for some tenants); default: every tenant. */
   readonly tenants?: ReadonlyArray<string>
   readonly workerId?: string
-  /** Jobs per claim. */
+  /** Most jobs one claim takes (default 500). */
   readonly batchSize?: number
-  /** Claim loops: while one loop runs its batch, another claims the next. */
-  readonly loops?: number
-  /** Handlers running at once, per loop. */
+  /**
+   * Most jobs this worker holds at once — running, or claimed and waiting for a lane (default
+   * 100). Handlers run on lanes that grow up to this number only while handlers wait on I/O.
+   */
   readonly concurrency?: number
   readonly pollInterval?: Duration.DurationInput
   readonly lease?: Duration.DurationInput
@@ -52,21 +46,8 @@ export interface WorkerOptions<H extends ReadonlyArray<JobHandler<unknown>>> {
   /** Keep completed jobs (state completed) instead of deleting them; the pruner removes them later. */
   readonly keepCompleted?: boolean
   readonly historyCap?: number
-}
-
-export const jobsCompleted = Metric.counter("redrive_jobs_completed_total", { incremental: true })
-export const jobsRetried = Metric.counter("redrive_jobs_retried_total", { incremental: true })
-export const jobsDeadLettered = Metric.counter("redrive_jobs_dead_lettered_total", { incremental: true })
-export const jobsDiscarded = Metric.counter("redrive_jobs_discarded_total", { incremental: true })
-export const jobsReleased = Metric.counter("redrive_jobs_released_total", { incremental: true })
-export const claimBatchSize = Metric.histogram(
-  "redrive_claim_batch_size",
-  MetricBoundaries.exponential({ start: 1, factor: 2, count: 12 })
-)
-
-interface Result {
-  readonly row: JobSql.ClaimedRow
-  readonly outcome: Outcome
+  /** Maintenance (the rescuer) elected among the processes of one database; `false` turns it off here. */
+  readonly maintenance?: Maintenance.MaintenanceOptions | false
 }
 
 export const defaultWorkerId = () => `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`
@@ -81,36 +62,64 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
     )
     const queues = options.queues ?? [...new Set(options.handlers.map((h) => h.definition.queue as string))]
     const types = [...handlers.keys()]
+    const tenants = options.tenants ?? null
     const workerId = options.workerId ?? defaultWorkerId()
     const batchSize = options.batchSize ?? 500
-    const loops = options.loops ?? 2
     const concurrency = options.concurrency ?? 100
     const pollInterval = Duration.decode(options.pollInterval ?? "1 second")
     const leaseMs = Duration.toMillis(options.lease ?? "30 seconds")
     const grace = Duration.decode(options.shutdownGrace ?? "10 seconds")
-    const keepCompleted = options.keepCompleted ?? false
-    const historyCap = options.historyCap ?? 50
 
-    const inFlight = new Set<number>()
-    const stopping = yield* Ref.make(false)
-    // Wake-up tokens: a NOTIFY wakes one idle loop, not all of them (a single job would otherwise
-    // cost every loop a claim). At most `loops` tokens wait; more would wake nobody new.
-    const wake = yield* Queue.dropping<void>(loops)
-    const wakeOne = Effect.asVoid(Queue.offer(wake, undefined))
-    const scope = yield* Effect.scope
+    /** Claimed and not yet settled: what this worker holds a lease on. */
+    const held = new Set<number>()
+    /** Held jobs whose outcome (or release) is with the completer. */
+    const handedOver = new Set<number>()
+    /** Claimed, waiting for a lane. */
+    let pending: Array<JobSql.ClaimedRow> = []
+    let pendingHead = 0
+    let stopping = false
+
+    // Wake-ups of the claim loop: new work (NOTIFY, a due retry) or freed capacity.
+    const wake = yield* Queue.dropping<void>(1)
+    const wakeUp = () => {
+      wake.unsafeOffer(undefined)
+    }
+
+    const completer = yield* Completer.make({
+      sql,
+      workerId,
+      keepCompleted: options.keepCompleted ?? false,
+      historyCap: options.historyCap ?? 50,
+      maxBatch: Math.max(batchSize, 100),
+      pollInterval,
+      wake: Effect.sync(wakeUp),
+      onSettled: (ids) => {
+        for (const id of ids) {
+          held.delete(id)
+          handedOver.delete(id)
+        }
+        wakeUp()
+      }
+    })
+    const handOver = (result: Completer.Result) => {
+      handedOver.add(Number(result.row.id))
+      completer.push(result)
+    }
+    const release = (ids: ReadonlyArray<number>) => {
+      for (const id of ids) handedOver.add(id)
+      completer.release(ids)
+    }
 
     // Wake-ups: NOTIFY from enqueue, replay, release and rescue. Reconnects if the listener drops.
     yield* pg.listen(Notify.channel).pipe(
-      Stream.runForEach((queue) => (queues.includes(queue) ? wakeOne : Effect.void)),
+      Stream.runForEach((queue) => (queues.includes(queue) ? Effect.sync(wakeUp) : Effect.void)),
       Effect.catchAllCause((cause) => Effect.logWarning("redrive worker: LISTEN connection lost", cause)),
       Effect.repeat(Schedule.spaced("1 second")),
       Effect.forkScoped
     )
 
-    // Leases: extend every running job of this worker well before they expire.
-    yield* Effect.suspend(() =>
-      inFlight.size === 0 ? Effect.void : JobSql.extendLeases(sql, workerId, [...inFlight], leaseMs)
-    ).pipe(
+    // Leases: extend every job this worker holds well before they expire.
+    yield* Effect.suspend(() => held.size === 0 ? Effect.void : JobSql.extendLeases(sql, workerId, [...held], leaseMs)).pipe(
       Effect.catchAllCause((cause) => Effect.logWarning("redrive worker: lease extension failed", cause)),
       Effect.repeat(Schedule.spaced(Duration.millis(Math.max(50, leaseMs / 3)))),
       Effect.forkScoped
@@ -129,32 +138,9 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
       heartbeat: Effect.suspend(() => JobSql.extendLeases(sql, workerId, [Number(row.id)], leaseMs)).pipe(Effect.ignore)
     })
 
-    /**
-     * A lane runs handlers one after another, in its own fiber. A batch starts with a few lanes
-     * and adds lanes (up to `concurrency`) only while handlers take real time: hundreds of
-     * fibers for handlers that finish at once cost more than the handlers themselves.
-     * Timeouts: one watchdog checks every lane's running job against its deadline (a timer per
-     * job also cost more than a job) and interrupts the lane of a job that overran; the job's
-     * attempt then fails with a TimeoutException and a fresh lane carries on. Granularity 100 ms.
-     */
-    interface Lane {
-      current: { readonly row: JobSql.ClaimedRow; readonly started: number; readonly deadline: number } | undefined
-      timedOut: boolean
-    }
-    const lanes = new Map<Lane, Fiber.RuntimeFiber<void, never>>()
-    yield* Effect.sync(() => {
-      const now = Date.now()
-      for (const [lane, fiber] of lanes) {
-        if (lane.current !== undefined && !lane.timedOut && lane.current.deadline <= now) {
-          lane.timedOut = true
-          fiber.unsafeInterruptAsFork(fiber.id())
-        }
-      }
-    }).pipe(Effect.repeat(Schedule.spaced("100 millis")), Effect.forkScoped)
-
     const outcomeOf = (row: JobSql.ClaimedRow, exit: Exit.Exit<unknown, unknown>, started: number) => {
-      if (Exit.isSuccess(exit)) return Effect.succeed<Result>({ row, outcome: completed })
-      return Effect.map(Random.next, (random): Result => {
+      if (Exit.isSuccess(exit)) return Effect.succeed<Completer.Result>({ row, outcome: completed })
+      return Effect.map(Random.next, (random): Completer.Result => {
         const now = Date.now()
         return {
           row,
@@ -171,205 +157,183 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
       })
     }
 
-    /** Runs the rows on growing lanes; each result is pushed as soon as it is known. */
-    const runRows = (rows: ReadonlyArray<JobSql.ClaimedRow>, results: Array<Result>) =>
-      Effect.scoped(Effect.gen(function*() {
-        const set = yield* FiberSet.make<void, never>()
-        const run = yield* FiberSet.runtime(set)<HandlersContext<H>>()
-        const maxWidth = Math.min(concurrency, rows.length)
-        let width = 0
-        let next = 0
+    /**
+     * Lanes run handlers one after another, each in its own fiber, taking claimed rows in order.
+     * They grow (up to `concurrency`) only while handlers take real time: hundreds of fibers for
+     * handlers that finish at once cost more than the handlers themselves. A lane ends when no
+     * row waits. Timeouts: one watchdog checks every lane's running job against its deadline (a
+     * timer per job also cost more than a job) and interrupts the lane of a job that overran;
+     * the attempt then fails with a TimeoutException and a fresh lane carries on. Granularity 100 ms.
+     */
+    interface Lane {
+      current: { readonly row: JobSql.ClaimedRow; readonly started: number; readonly deadline: number } | undefined
+      timedOut: boolean
+    }
+    // A lane is registered before its fiber starts: a lane with nothing to do ends synchronously.
+    const lanes = new Map<Lane, Fiber.RuntimeFiber<void, never> | undefined>()
+    let busy = 0
+    const laneSet = yield* FiberSet.make<void, never>()
+    const runLane = yield* FiberSet.runtime(laneSet)<HandlersContext<H>>()
 
-        const runOne = (row: JobSql.ClaimedRow, lane: Lane) =>
-          Effect.suspend(() => {
-            const handler = handlers.get(row.type)!
-            const started = Date.now()
-            lane.current = { row, started, deadline: started + Duration.toMillis(handler.definition.timeout) }
-            return Effect.flatMap(Effect.exit(handler.run(row.payload, contextOf(row))), (exit) => {
-              lane.current = undefined
-              // A handler that took real time is waiting on I/O: let more lanes share the batch.
-              if (Date.now() - started >= 2 && width < maxWidth && next < rows.length) spawn(2)
-              return outcomeOf(row, exit, started)
-            })
-          })
-
-        const laneBody = (lane: Lane): Effect.Effect<void, never, HandlersContext<H>> =>
-          Effect.suspend(() =>
-            next >= rows.length
-              ? Effect.void
-              : Effect.flatMap(runOne(rows[next++]!, lane), (result) => {
-                results.push(result)
-                return laneBody(lane)
-              })
-          )
-
-        const spawn = (count: number): void => {
-          for (let i = 0; i < count && width < maxWidth; i++) {
-            width++
-            const lane: Lane = { current: undefined, timedOut: false }
-            const fiber = run(laneBody(lane).pipe(
-              Effect.onExit(() =>
-                Effect.suspend(() => {
-                  lanes.delete(lane)
-                  width--
-                  const running = lane.current
-                  if (!lane.timedOut || running === undefined) return Effect.void
-                  const timeout = new Cause.TimeoutException(
-                    `handler exceeded its timeout of ${Duration.format(handlers.get(running.row.type)!.definition.timeout)}`
-                  )
-                  // The overrun job fails as a timeout; a fresh lane takes over the rest.
-                  return Effect.map(outcomeOf(running.row, Exit.fail(timeout), running.started), (result) => {
-                    results.push(result)
-                    spawn(1)
-                  })
-                })
-              )
-            ))
-            lanes.set(lane, fiber)
-          }
+    yield* Effect.sync(() => {
+      const now = Date.now()
+      for (const [lane, fiber] of lanes) {
+        if (fiber !== undefined && lane.current !== undefined && !lane.timedOut && lane.current.deadline <= now) {
+          lane.timedOut = true
+          fiber.unsafeInterruptAsFork(fiber.id())
         }
+      }
+    }).pipe(Effect.repeat(Schedule.spaced("100 millis")), Effect.forkScoped)
 
-        spawn(Math.min(maxWidth, 4))
-        yield* FiberSet.awaitEmpty(set)
-      }))
+    const waiting = () => pending.length - pendingHead
+    const takePending = (): JobSql.ClaimedRow | undefined => {
+      if (pendingHead >= pending.length) return undefined
+      const row = pending[pendingHead++]!
+      if (pendingHead > 1024 && pendingHead * 2 > pending.length) {
+        pending = pending.slice(pendingHead)
+        pendingHead = 0
+      }
+      return row
+    }
 
-    const settle = (results: ReadonlyArray<Result>, unfinished: ReadonlyArray<number>) =>
-      Effect.gen(function*() {
-        const done: Array<number> = []
-        const release: Array<number> = [...unfinished]
-        const failures: Array<JobSql.SettleFailure> = []
-        let plain = true
-        let nextWake = Number.POSITIVE_INFINITY
-        for (const { outcome, row } of results) {
-          const id = Number(row.id)
-          switch (outcome._tag) {
-            case "Completed":
-              done.push(id)
-              if (row.attempt > 1 || row.replayOf !== null) plain = false
-              break
-            case "Released":
-              release.push(id)
-              break
-            default: {
-              const action = outcome._tag === "Retried"
-                ? "retry"
-                : outcome._tag === "Snoozed"
-                ? "snooze"
-                : outcome._tag === "Discarded"
-                ? "discard"
-                : "dead"
-              const runAt = outcome._tag === "Retried" || outcome._tag === "Snoozed" ? outcome.runAt : null
-              if (runAt !== null) nextWake = Math.min(nextWake, runAt.getTime())
-              failures.push({
-                id,
-                attempt: row.attempt,
-                action,
-                runAt: runAt?.toISOString() ?? null,
-                entry: { ...outcome.entry, at: outcome.entry.at.toISOString(), ...nextRunAtJson(outcome.entry.nextRunAt) },
-                errorClass: outcome.errorClass,
-                reason: outcome.reason,
-                fingerprint: outcome.fingerprint
-              })
-            }
-          }
-        }
-        if (failures.length === 0 && plain) {
-          if (done.length > 0) yield* JobSql.completeBatch(sql, { workerId, done, keepCompleted })
-          yield* Metric.incrementBy(jobsCompleted, done.length)
-        } else {
-          const [counts] = yield* JobSql.settleBatch(sql, {
-            workerId,
-            done,
-            keepCompleted,
-            failures: JSON.stringify(failures),
-            historyCap
-          })
-          if (counts) {
-            yield* Metric.incrementBy(jobsCompleted, counts.completed)
-            yield* Metric.incrementBy(jobsRetried, counts.retried)
-            yield* Metric.incrementBy(jobsDeadLettered, counts.deadLettered)
-            yield* Metric.incrementBy(jobsDiscarded, counts.discarded)
-          }
-        }
-        if (release.length > 0) {
-          yield* JobSql.releaseBatch(sql, workerId, release)
-          yield* Metric.incrementBy(jobsReleased, release.length)
-        }
-        // A retry due before the next poll: wake up for it instead of waiting.
-        const now = yield* Clock.currentTimeMillis
-        if (Number.isFinite(nextWake) && nextWake - now < Duration.toMillis(pollInterval)) {
-          yield* Effect.sleep(Duration.millis(Math.max(0, nextWake - now))).pipe(
-            Effect.zipRight(wakeOne),
-            Effect.forkIn(scope)
-          )
-        }
-      }).pipe(
-        // A database blip must not lose the outcome: retry; if it still fails, the leases expire
-        // and the rescuer puts the jobs back.
-        Effect.retry({ schedule: Schedule.exponential("100 millis"), times: 5 }),
-        Effect.catchAllCause((cause) => Effect.logError("redrive worker: settle failed", cause)),
-        Effect.withSpan("Worker.settle", { attributes: { jobs: results.length + unfinished.length } })
-      )
-
-    /** Runs a claimed batch; on interruption, settles what finished and releases the rest. */
-    const processBatch = (rows: ReadonlyArray<JobSql.ClaimedRow>) =>
-      Effect.uninterruptibleMask((restore) => {
-        const results: Array<Result> = []
-        for (const row of rows) inFlight.add(Number(row.id))
-        return restore(runRows(rows, results)).pipe(
-          Effect.onExit(() => {
-            const finished = new Set(results.map((r) => Number(r.row.id)))
-            const unfinished = rows.map((r) => Number(r.id)).filter((id) => !finished.has(id))
-            return settle(results, unfinished).pipe(
-              Effect.ensuring(Effect.sync(() => {
-                for (const row of rows) inFlight.delete(Number(row.id))
-              }))
-            )
-          })
-        )
+    const runOne = (row: JobSql.ClaimedRow, lane: Lane) =>
+      Effect.suspend(() => {
+        const handler = handlers.get(row.type)!
+        const started = Date.now()
+        lane.current = { row, started, deadline: started + Duration.toMillis(handler.definition.timeout) }
+        busy++
+        return Effect.flatMap(Effect.exit(handler.run(row.payload, contextOf(row))), (exit) => {
+          lane.current = undefined
+          busy--
+          // A handler that took real time is waiting on I/O: let more lanes share the work.
+          if (Date.now() - started >= 2 && waiting() > 0) spawn(2)
+          return outcomeOf(row, exit, started)
+        })
       })
 
-    const tenants = options.tenants ?? null
-    const claim = JobSql.claimBatch(sql, { queues, types, tenants, limit: batchSize, workerId, leaseMs }).pipe(
-      Effect.tap((rows) => Metric.update(claimBatchSize, rows.length)),
-      Effect.withSpan("Worker.claim"),
-      Effect.catchAllCause((cause) =>
-        Effect.logError("redrive worker: claim failed", cause).pipe(
-          Effect.zipRight(Effect.sleep(pollInterval)),
-          Effect.as([] as ReadonlyArray<JobSql.ClaimedRow>)
+    const laneBody = (lane: Lane): Effect.Effect<void, never, HandlersContext<H>> =>
+      Effect.suspend(() => {
+        const row = stopping ? undefined : takePending()
+        return row === undefined
+          ? Effect.void
+          : Effect.flatMap(runOne(row, lane), (result) => {
+            handOver(result)
+            return laneBody(lane)
+          })
+      })
+
+    const spawn = (count: number): void => {
+      for (let i = 0; i < count && lanes.size < concurrency; i++) {
+        const lane: Lane = { current: undefined, timedOut: false }
+        lanes.set(lane, undefined)
+        const fiber = runLane(laneBody(lane).pipe(
+          Effect.onExit(() =>
+            Effect.suspend(() => {
+              lanes.delete(lane)
+              const running = lane.current
+              if (running !== undefined) busy--
+              if (!lane.timedOut || running === undefined) return Effect.void
+              const timeout = new Cause.TimeoutException(
+                `handler exceeded its timeout of ${Duration.format(handlers.get(running.row.type)!.definition.timeout)}`
+              )
+              // The overrun job fails as a timeout; a fresh lane takes over the rest.
+              return Effect.map(outcomeOf(running.row, Exit.fail(timeout), running.started), (result) => {
+                handOver(result)
+                if (waiting() > 0) spawn(1)
+              })
+            })
+          )
+        ))
+        if (lanes.has(lane)) lanes.set(lane, fiber)
+      }
+    }
+
+    /** Hands claimed rows to the lanes: enough idle lanes for a few rows, more grow on I/O. */
+    const dispatch = (rows: ReadonlyArray<JobSql.ClaimedRow>) => {
+      for (const row of rows) {
+        held.add(Number(row.id))
+        pending.push(row)
+      }
+      const idle = lanes.size - busy
+      spawn(Math.min(4, waiting()) - idle)
+    }
+
+    let lastServed: string | null = null
+    const claim = (limit: number) =>
+      Effect.suspend(() => JobSql.claimBatch(sql, { queues, types, tenants, limit, workerId, leaseMs, after: lastServed })).pipe(
+        Effect.tap((rows) => {
+          if (rows.length > 0) lastServed = rows[0]!.lastServed
+          return Metric.update(Metrics.claimBatchSize, rows.length)
+        }),
+        Effect.withSpan("Worker.claim"),
+        Effect.catchAllCause((cause) =>
+          Effect.logError("redrive worker: claim failed", cause).pipe(
+            Effect.zipRight(Effect.sleep(pollInterval)),
+            Effect.as([] as ReadonlyArray<JobSql.ClaimedRow>)
+          )
         )
       )
-    )
 
-    const loop = Effect.gen(function*() {
-      while (!(yield* Ref.get(stopping))) {
-        const rows = yield* claim
-        if (rows.length > 0) yield* processBatch(rows)
-        // A full batch: there is probably more. Otherwise the queue was drained when we claimed;
-        // wait for a wake-up (new work was notified meanwhile: the token is already there) or a poll.
-        if (rows.length < batchSize) yield* Queue.take(wake).pipe(Effect.timeout(pollInterval), Effect.ignore)
+    // Below this much free room, a busy worker waits briefly for more before claiming: many
+    // one-row claims would cost a round trip each.
+    const smallClaim = Math.max(1, Math.floor(Math.min(batchSize, concurrency) / 4))
+    const takeWake = (timeout: Duration.DurationInput) => Queue.take(wake).pipe(Effect.timeout(timeout), Effect.ignore)
+
+    /** Claims whenever there is room, waits for a wake-up when the queues are drained or it is full. */
+    const claimLoop = Effect.gen(function*() {
+      while (!stopping) {
+        const free = concurrency - held.size
+        if (free <= 0) {
+          yield* takeWake(pollInterval)
+          continue
+        }
+        if (held.size > 0 && free < smallClaim) yield* takeWake("20 millis")
+        if (stopping) break
+        const limit = Math.min(batchSize, concurrency - held.size)
+        const rows = yield* claim(limit)
+        if (rows.length > 0) dispatch(rows)
+        // Fewer rows than asked: the queues were drained when we claimed. Wait for a wake-up
+        // (new work notified meanwhile has left its token already) or a poll.
+        if (rows.length < limit) yield* takeWake(pollInterval)
       }
     })
-
-    const fibers = yield* Effect.forEach(Array.from({ length: loops }), () => Effect.forkScoped(loop))
+    const claimer = yield* Effect.forkScoped(claimLoop)
 
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
-        yield* Ref.set(stopping, true)
-        yield* Queue.offerAll(wake, Array.from({ length: loops }, () => undefined))
-        // Finalizers run uninterruptibly: the wait must be made interruptible for the timeout to fire.
-        const finished = yield* Effect.interruptible(Fiber.joinAll(fibers)).pipe(Effect.timeout(grace), Effect.exit)
-        if (Exit.isFailure(finished)) yield* Fiber.interruptAll(fibers)
+        stopping = true
+        wakeUp()
+        // Let a claim in flight finish: its rows are ours only once we have them back.
+        yield* Effect.interruptible(Fiber.join(claimer)).pipe(Effect.timeout(grace), Effect.ignore)
+        // Not started: back at once, no attempt used.
+        const notStarted: Array<number> = []
+        for (let row = takePending(); row !== undefined; row = takePending()) notStarted.push(Number(row.id))
+        if (notStarted.length > 0) release(notStarted)
+        // Running: `grace` to finish, then interrupted; their jobs are released below.
+        const finished = yield* Effect.interruptible(FiberSet.awaitEmpty(laneSet)).pipe(Effect.timeout(grace), Effect.exit)
+        if (Exit.isFailure(finished)) yield* FiberSet.clear(laneSet)
+        // What is held and not with the completer was interrupted: release it, then wait for the
+        // last settles.
+        const interrupted = [...held].filter((id) => !handedOver.has(id))
+        if (interrupted.length > 0) release(interrupted)
+        yield* Effect.interruptible(
+          Effect.suspend(() => (held.size === 0 ? Effect.void : Effect.fail("held" as const))).pipe(
+            Effect.retry(Schedule.spaced("10 millis"))
+          )
+        ).pipe(Effect.timeout("10 seconds"), Effect.ignore)
       })
     )
 
-    return { workerId, queues, inFlight: Effect.sync(() => inFlight.size) } as const
+    return { workerId, queues, inFlight: Effect.sync(() => held.size) } as const
   })
 
 const completed = Outcome.Completed()
 
-const nextRunAtJson = (at: Date | undefined) => (at === undefined ? {} : { nextRunAt: at.toISOString() })
-
-/** The worker as a layer: it runs while the layer's scope is open. */
-export const layer = <const H extends ReadonlyArray<JobHandler<unknown>>>(options: WorkerOptions<H>) =>
-  Layer.scopedDiscard(make(options))
+/**
+ * The worker as a layer: it runs while the layer's scope is open, and (unless `maintenance` is
+ * false) takes part in the election of the process that runs maintenance for this database.
+ */
+export const layer = <const H extends ReadonlyArray<JobHandler<unknown>>>(options: WorkerOptions<H>) => {
+  const worker = Layer.scopedDiscard(make(options))
+  return options.maintenance === false ? worker : Layer.merge(worker, Maintenance.layer(options.maintenance ?? {}))
+}

@@ -4,7 +4,7 @@ import { Cause, Effect, Exit, FiberId, Option, Random, Schema } from "effect"
 import * as Classify from "../src/Classify.js"
 import * as JobDefinition from "../src/JobDefinition.js"
 import * as JobErrors from "../src/JobErrors.js"
-import { decide, fingerprint } from "../src/Outcome.js"
+import { decide } from "../src/Outcome.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import * as Verdict from "../src/Verdict.js"
 
@@ -72,14 +72,6 @@ describe("decide", () => {
     const retryAt = decide({ ...base, job: job(1), exit: Exit.fail(Verdict.retryAt(at)) })
     assert.strictEqual(retryAt._tag === "Retried" ? retryAt.runAt.getTime() : 0, 2_000_000)
     assert.strictEqual(decide({ ...base, job: job(1), exit: Exit.failCause(Cause.interrupt(FiberId.none)) })._tag, "Released")
-  })
-
-  it("fingerprints group errors that differ only in numbers and ids", () => {
-    const a = fingerprint("t", "external_api", "HttpError", "order 123 failed: id 0f8fad5b-d9cb-469f-a165-70867728950e")
-    const b = fingerprint("t", "external_api", "HttpError", "order 987 failed: id 7c9e6679-7425-40de-944b-e07fc1f90ae7")
-    const c = fingerprint("t", "external_api", "HttpError", "customer missing")
-    assert.strictEqual(a, b)
-    assert.notStrictEqual(a, c)
   })
 })
 

@@ -7,8 +7,7 @@ import * as Worker from "../src/Worker.js"
 export const fastWorker = {
   pollInterval: "50 millis",
   shutdownGrace: "2 seconds",
-  batchSize: 100,
-  loops: 1
+  batchSize: 100
 } as const
 
 /** Runs `body` while a worker with these handlers runs; the worker shuts down after. */

@@ -6,6 +6,7 @@
  */
 import type { SqlClient } from "@effect/sql/SqlClient"
 import * as Notify from "../Notify.js"
+import { countFailures, movedStatRows, moveToDlq } from "./deadLetterSql.js"
 import { appendHistory } from "./historySql.js"
 
 /** The state a new job starts in: `paused` when its scope (or a wildcard over it) has a control row. */
@@ -79,6 +80,8 @@ export interface ClaimedRow {
   readonly attempt: number
   readonly maxAttempts: number
   readonly replayOf: string | null
+  /** The last tenant this claim served, in rotation order (the same on every row). */
+  readonly lastServed: string | null
 }
 
 /**
@@ -96,6 +99,8 @@ export const claimBatch = (
     readonly limit: number
     readonly workerId: string
     readonly leaseMs: number
+    /** The last tenant the previous claim served (`lastServed`): this claim starts after it. */
+    readonly after: string | null
   }
 ) =>
   sql.withoutTransforms()<ClaimedRow>`
@@ -114,17 +119,23 @@ export const claimBatch = (
       from pairs p
       where p.tenant_id is not null
     ), open_pairs as (
-      select p.queue, p.tenant_id from pairs p
+      -- Rotated: the pairs after the tenant last served come first, so a claim smaller than the
+      -- number of pairs still serves each tenant in turn.
+      select p.queue, p.tenant_id,
+             row_number() over (order by p.tenant_id <= ${c.after ?? ""}, p.tenant_id, p.queue) as rn
+      from pairs p
       where p.tenant_id is not null
         and (${c.tenants}::text[] is null or p.tenant_id = any(${c.tenants}::text[]))
         and not exists (
         select 1 from redrive.control ctl
         where ctl.tenant_id in (p.tenant_id, '*') and ctl.queue in (p.queue, '*')
       )
+    ), served as (
+      select * from open_pairs where rn <= ${c.limit}
     ), share as (
-      select greatest(1, ceil(${c.limit}::numeric / greatest(count(*), 1)))::int as n from open_pairs
+      select greatest(1, ceil(${c.limit}::numeric / greatest(count(*), 1)))::int as n from served
     ), picked as (
-      select j.id from open_pairs p, share, lateral (
+      select j.id from served p, share, lateral (
         select id from redrive.job j
         where j.state = 'available' and j.queue = p.queue and j.tenant_id = p.tenant_id
           and j.run_at <= now() and j.type = any(${c.types}::text[])
@@ -140,7 +151,8 @@ export const claimBatch = (
     -- = any(array(...)) keeps the primary-key lookup; a join here was planned as a full scan.
     where j.id = any(array(select id from picked))
     returning j.id, j.tenant_id as "tenantId", j.queue, j.type, j.payload, j.priority, j.attempt,
-      j.max_attempts as "maxAttempts", j.replay_of as "replayOf"`
+      j.max_attempts as "maxAttempts", j.replay_of as "replayOf",
+      (select tenant_id from served order by rn desc limit 1) as "lastServed"`
 
 /** One failed (or snoozed, or discarded) attempt, as the settle statement takes it. */
 export interface SettleFailure {
@@ -153,14 +165,14 @@ export interface SettleFailure {
   readonly entry: unknown
   readonly errorClass: string
   readonly reason: string
-  readonly fingerprint: string
 }
 
 /**
  * Settles a batch in one statement: deletes (or, under a retention, completes) the successes,
  * reschedules retries and snoozes, cancels discards, moves dead letters to job_dlq with their
  * capped history, counts failures/dead letters/recoveries per minute in failure_stat, and
- * writes the `job.dead_lettered` alert outbox rows. Only rows this worker still leases are
+ * writes the `job.dead_lettered` alert outbox rows (the dead-letter path is shared with the
+ * rescuer: deadLetterSql.ts). Only rows this worker still leases are
  * touched: a job rescued from under a slow worker is not settled twice.
  */
 export const settleBatch = (
@@ -183,10 +195,9 @@ export const settleBatch = (
     with cap as (
       select ${s.historyCap}::int as n
     ), f as (
-      select id, attempt, action, "runAt" as run_at, entry, "errorClass" as error_class, reason, fingerprint
+      select id, attempt, action, "runAt" as run_at, entry, "errorClass" as error_class, reason
       from jsonb_to_recordset(${s.failures}::jsonb) as f(
-        id bigint, attempt int, action text, "runAt" timestamptz, entry jsonb, "errorClass" text, reason text,
-        fingerprint text)
+        id bigint, attempt int, action text, "runAt" timestamptz, entry jsonb, "errorClass" text, reason text)
     ), deleted as (
       delete from redrive.job j
       where j.id = any(${s.done}::bigint[]) and not ${s.keepCompleted}
@@ -222,58 +233,24 @@ export const settleBatch = (
       delete from redrive.job j using f
       where j.id = f.id and f.action = 'dead' and j.attempt = f.attempt
         and j.state = 'running' and j.locked_by = ${s.workerId}
-      returning j.*, f.entry, f.error_class, f.reason, f.fingerprint
-    ), moved as (
-      insert into redrive.job_dlq (job_id, tenant_id, queue, type, payload, priority, max_attempts, error_class,
-        error_reason, attempts, error_history, fingerprint, first_failed_at, dlq_at, replay_of, request_id, user_id)
-      select d.id, d.tenant_id, d.queue, d.type, d.payload, d.priority, d.max_attempts, d.error_class,
-        left(d.reason, 2000), d.attempt, ${appendHistory(sql, sql.literal("d.error_history"), sql.literal("d.entry"), sql.literal("cap.n"))},
-        d.fingerprint, coalesce((d.error_history -> 0 ->> 'at')::timestamptz, now()), now(),
-        d.replay_of, d.request_id, d.user_id
-      from dead d, cap
-      on conflict (job_id) do nothing
-      returning id, job_id, tenant_id, queue, type, priority, error_class, error_reason, fingerprint, attempts
-    ), stat_rows as (
-      select tenant_id, queue, type, error_class, (action <> 'snooze')::int as failed, 0 as dead, 0 as recovered
-      from rescheduled
-      union all select tenant_id, queue, type, error_class, 1, 0, 0 from discarded
-      union all select tenant_id, queue, type, error_class, 1, 1, 0 from moved
-      union all select tenant_id, queue, type, error_history -> -1 ->> 'errorClass', 0, 0, 1
-        -- recovered: a success after failures, or a replayed dead letter that now succeeds
-        from done where (attempt > 1 or replay_of is not null) and jsonb_array_length(error_history) > 0
-    ), stats as (
-      insert into redrive.failure_stat as fs (tenant_id, queue, type, error_class, bucket, failures, dead_lettered,
-                                              recovered)
-      select tenant_id, queue, type, coalesce(error_class, 'unknown'), date_trunc('minute', now()),
-             sum(failed), sum(dead), sum(recovered)
-      from stat_rows
-      group by 1, 2, 3, 4
-      having sum(failed) + sum(dead) + sum(recovered) > 0
-      -- a fixed order, so two settles never lock the same counters in opposite orders
-      order by 1, 2, 3, 4
-      on conflict (tenant_id, queue, type, error_class, bucket) do update
-        set failures = fs.failures + excluded.failures, dead_lettered = fs.dead_lettered + excluded.dead_lettered,
-            recovered = fs.recovered + excluded.recovered
-      returning 1
-    ), alerts as (
-      insert into redrive.alert_delivery (channel_id, tenant_id, event, payload, coalesce_key)
-      select ch.id, m.tenant_id, 'job.dead_lettered',
-             jsonb_build_object('dlqId', m.id, 'jobId', m.job_id, 'tenantId', m.tenant_id, 'queue', m.queue,
-                                'type', m.type, 'errorClass', m.error_class, 'reason', m.error_reason,
-                                'fingerprint', m.fingerprint, 'attempts', m.attempts),
-             'job.dead_lettered:' || m.tenant_id || ':' || m.queue
-      from moved m
-      join redrive.alert_channel ch on ch.enabled
-        and (ch.tenant_id is null or ch.tenant_id = m.tenant_id)
-        and (cardinality(ch.events) = 0 or 'job.dead_lettered' = any(ch.events))
-        and m.priority <= ch.min_priority
-      returning 1
+      returning j.*, f.entry as e, f.error_class, f.reason
+    ), ${moveToDlq(sql, sql.literal("(select n from cap)"))}, ${
+    countFailures(
+      sql,
+      sql`select tenant_id, queue, type, error_class, (action <> 'snooze')::int as failed, 0 as dead, 0 as recovered
+          from rescheduled
+          union all select tenant_id, queue, type, error_class, 1, 0, 0 from discarded
+          union all ${movedStatRows(sql)}
+          -- recovered: a success after failures, or a replayed dead letter that now succeeds
+          union all select tenant_id, queue, type, error_history -> -1 ->> 'errorClass', 0, 0, 1
+          from done where (attempt > 1 or replay_of is not null) and jsonb_array_length(error_history) > 0`
     )
+  }
     select (select count(*) from done)::int as completed,
            (select count(*) from rescheduled)::int as retried,
            (select count(*) from moved)::int as "deadLettered",
            (select count(*) from discarded)::int as discarded,
-           (select count(*) from stats)::int + (select count(*) from alerts)::int as _side_effects`
+           (select count(*) from stats)::int + (select count(*) from dlq_alerts)::int as _side_effects`
 
 /** The fast path of settle: every job succeeded at once and was no replay (nothing to count in failure_stat). */
 export const completeBatch = (
@@ -304,48 +281,51 @@ export const extendLeases = (sql: SqlClient, workerId: string, ids: ReadonlyArra
 
 /**
  * Rescues running jobs whose lease expired (their worker died or stalled): back to available
- * with a `rescued` history entry, or to job_dlq as `timeout` when their attempts are used up.
+ * with a `rescued` history entry (counted as a `timeout` failure), or to job_dlq as `timeout`
+ * when their attempts are used up, by the same dead-letter path as settle.
  */
 export const rescueExpired = (sql: SqlClient, r: { readonly limit: number; readonly historyCap: number }) =>
   sql.withoutTransforms()<{ readonly rescued: number; readonly deadLettered: number }>`
-    with expired as (
+    with cap as (
+      select ${r.historyCap}::int as n
+    ), expired as (
       select id from redrive.job
       where state = 'running' and locked_until < now()
       order by locked_until
       limit ${r.limit}
       for update skip locked
     ), entry as (
+      -- One message for every lease that expired, so they group under one fingerprint; the
+      -- worker that held the job is in workerId.
       select j.id, jsonb_build_object(
         'attempt', j.attempt, 'at', redrive.iso_ms(now()), 'kind', 'rescued', 'errorClass', 'timeout',
-        'tag', 'LeaseExpired', 'message', 'lease expired on worker ' || coalesce(j.locked_by, 'unknown'),
+        'tag', 'LeaseExpired', 'message', 'lease expired: the worker stopped or stalled without settling the job',
         'workerId', coalesce(j.locked_by, 'unknown')) as e
       from redrive.job j join expired x on x.id = j.id
     ), back as (
       update redrive.job j
       set state = 'available', run_at = now(), locked_by = null, locked_until = null, heartbeat_at = null,
-          updated_at = now(), error_history = redrive.history_append(j.error_history, entry.e, ${r.historyCap})
-      from entry
+          updated_at = now(),
+          error_history = ${appendHistory(sql, sql.literal("j.error_history"), sql.literal("entry.e"), sql.literal("cap.n"))}
+      from entry, cap
       where j.id = entry.id and j.attempt < j.max_attempts
-      returning j.queue
+      returning j.tenant_id, j.queue, j.type
     ), dead as (
       delete from redrive.job j using entry
       where j.id = entry.id and j.attempt >= j.max_attempts
-      returning j.*, entry.e
-    ), moved as (
-      insert into redrive.job_dlq (job_id, tenant_id, queue, type, payload, priority, max_attempts, error_class,
-        error_reason, attempts, error_history, fingerprint, first_failed_at, dlq_at, replay_of, request_id, user_id)
-      select d.id, d.tenant_id, d.queue, d.type, d.payload, d.priority, d.max_attempts, 'timeout',
-        d.e ->> 'message', d.attempt, redrive.history_append(d.error_history, d.e, ${r.historyCap}),
-        left(md5(d.type || '|timeout|LeaseExpired'), 16),
-        coalesce((d.error_history -> 0 ->> 'at')::timestamptz, now()), now(), d.replay_of, d.request_id, d.user_id
-      from dead d
-      on conflict (job_id) do nothing
-      returning 1
-    ), woken as (
+      returning j.*, entry.e, 'timeout'::text as error_class, entry.e ->> 'message' as reason
+    ), ${moveToDlq(sql, sql.literal("(select n from cap)"))}, ${
+    countFailures(
+      sql,
+      sql`select tenant_id, queue, type, 'timeout' as error_class, 1 as failed, 0 as dead, 0 as recovered from back
+          union all ${movedStatRows(sql)}`
+    )
+  }, woken as (
       select pg_notify(${Notify.channel}, q) from (select distinct queue as q from back) b
     )
     select (select count(*) from back)::int as rescued, (select count(*) from moved)::int as "deadLettered",
-           (select count(*) from woken)::int as _woken`
+           (select count(*) from woken)::int + (select count(*) from stats)::int
+             + (select count(*) from dlq_alerts)::int as _side_effects`
 
 /**
  * `target` locks the row and reads its newest version, so the outcome is decided on the state

@@ -230,7 +230,7 @@ const scenario = (started: number) =>
     yield* enqueueAll
 
     yield* Effect.scoped(Effect.gen(function*() {
-      const worker = { handlers, loops: 3, concurrency: 50, batchSize: 100, pollInterval: 50 } as const
+      const worker = { handlers, concurrency: 150, batchSize: 100, pollInterval: 50 } as const
       // keepCompleted: finished jobs stay as `completed` rows, so the summary counts them from the table.
       yield* Layer.buildWithScope(
         Worker.layer({ ...worker, keepCompleted: true, shutdownGrace: "2 seconds" }),
@@ -238,8 +238,8 @@ const scenario = (started: number) =>
       )
       yield* say(
         "",
-        `2. one worker: ${worker.loops} claim loops × ${worker.concurrency} handlers, batches of ${worker.batchSize}, ` +
-          `LISTEN/NOTIFY + poll every ${ms(worker.pollInterval)}`
+        `2. one worker: up to ${worker.concurrency} jobs at once, claims of up to ${worker.batchSize}, ` +
+          `LISTEN/NOTIFY + poll every ${ms(worker.pollInterval)}; it also runs the rescuer (maintenance leader)`
       )
       const took = yield* untilDrained(yield* Clock.currentTimeMillis, 500)
       yield* say(`  drained in ${seconds(took)}`)

@@ -1,0 +1,82 @@
+/**
+ * Maintenance: the tasks that must run somewhere, once per database — the rescuer today, and the
+ * pruner, alert dispatcher and drain watcher as they come. Every process that runs a worker takes
+ * part (Worker.layer includes this layer unless told not to), so a deployment cannot forget them.
+ *
+ * Exactly one process runs them at a time, elected as River elects its leader: the process that
+ * holds a Postgres advisory lock, on a connection it keeps for as long as it leads, runs the
+ * tasks; the others try again every `electionInterval`. Postgres frees the lock the moment the
+ * leader's session ends (a SIGKILL, a crash, a lost network), so another process takes over
+ * within one interval; a leader that cannot reach its connection any more steps down.
+ * No cluster configuration is needed: N identical processes on one database elect one leader.
+ */
+import { SqlClient } from "@effect/sql"
+import type { Connection } from "@effect/sql/SqlConnection"
+import { Duration, Effect, Layer, Metric, Schedule, Scope } from "effect"
+import * as Metrics from "./Metrics.js"
+import * as Rescuer from "./Rescuer.js"
+
+export interface MaintenanceOptions {
+  /** The rescuer's settings, or false to run none here. */
+  readonly rescuer?: Rescuer.RescuerOptions | false
+  /** How often a follower tries to become the leader, and the leader checks its connection (default 2 s). */
+  readonly electionInterval?: Duration.DurationInput
+}
+
+/** Two-key advisory lock space shared with the migration runner (key 1); key 2 is the leader's. */
+export const leaderLockKey = [0x5244_5256, 2] as const
+
+const tryLock = (connection: Connection) =>
+  Effect.map(
+    connection.executeValues("select pg_try_advisory_lock($1, $2)", leaderLockKey),
+    (rows) => rows[0]?.[0] === true
+  )
+
+/** The maintenance tasks, forked for as long as their scope is open. */
+const runTasks = (options: MaintenanceOptions) =>
+  Effect.gen(function*() {
+    if (options.rescuer !== false) yield* Effect.forkScoped(Rescuer.task(options.rescuer ?? {}))
+  })
+
+/**
+ * One term: reserve a connection, try the lock; if it is ours, run the tasks until the
+ * connection fails (then step down) — the scope of the term ends either way.
+ */
+const term = (options: MaintenanceOptions, interval: Duration.Duration) =>
+  Effect.scoped(Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const connection = yield* sql.reserve
+    const leading = yield* tryLock(connection)
+    if (!leading) return false
+    yield* Effect.addFinalizer(() =>
+      Effect.ignore(connection.executeRaw("select pg_advisory_unlock($1, $2)", leaderLockKey)).pipe(
+        Effect.zipRight(Metric.set(Metrics.maintenanceLeader, 0))
+      )
+    )
+    yield* Metric.set(Metrics.maintenanceLeader, 1)
+    yield* Effect.logInfo("redrive maintenance: this process leads (runs the rescuer)")
+    yield* runTasks(options)
+    // Lead while the connection (and so the lock) is alive.
+    yield* connection.executeRaw("select 1", []).pipe(Effect.repeat(Schedule.spaced(interval)))
+    return true
+  })).pipe(
+    Effect.catchAllCause((cause) =>
+      Effect.logWarning("redrive maintenance: lost the leader's connection, stepping down", cause).pipe(
+        Effect.as(false)
+      )
+    )
+  )
+
+/** Takes part in the election for as long as the scope lives; never fails. */
+export const make = (options: MaintenanceOptions = {}): Effect.Effect<void, never, SqlClient.SqlClient | Scope.Scope> => {
+  const interval = Duration.decode(options.electionInterval ?? "2 seconds")
+  return term(options, interval).pipe(
+    Effect.repeat(Schedule.spaced(interval)),
+    Effect.asVoid,
+    Effect.forkScoped,
+    Effect.asVoid
+  )
+}
+
+/** Maintenance as a layer (Worker.layer includes it); for a process that runs no worker. */
+export const layer = (options: MaintenanceOptions = {}) => Layer.scopedDiscard(make(options))

@@ -1,0 +1,40 @@
+/**
+ * Every metric the job runtime records, in one place (as @effect/cluster keeps ClusterMetrics).
+ * Counters are incremental; exporters read them through Effect's metric registry.
+ */
+import { Metric, MetricBoundaries } from "effect"
+
+export const jobsEnqueued = Metric.counter("redrive_jobs_enqueued_total", { incremental: true })
+
+export const jobsCompleted = Metric.counter("redrive_jobs_completed_total", { incremental: true })
+export const jobsRetried = Metric.counter("redrive_jobs_retried_total", { incremental: true })
+export const jobsDeadLettered = Metric.counter("redrive_jobs_dead_lettered_total", { incremental: true })
+export const jobsDiscarded = Metric.counter("redrive_jobs_discarded_total", { incremental: true })
+/** Put back without using an attempt: not started, or interrupted by a shutdown. */
+export const jobsReleased = Metric.counter("redrive_jobs_released_total", { incremental: true })
+export const claimBatchSize = Metric.histogram(
+  "redrive_claim_batch_size",
+  MetricBoundaries.exponential({ start: 1, factor: 2, count: 12 })
+)
+export const settleBatchSize = Metric.histogram(
+  "redrive_settle_batch_size",
+  MetricBoundaries.exponential({ start: 1, factor: 2, count: 12 })
+)
+
+export const jobsRescued = Metric.counter("redrive_jobs_rescued_total", { incremental: true })
+export const rescuedToDlq = Metric.counter("redrive_jobs_rescued_dead_lettered_total", { incremental: true })
+/** 1 while this process runs the maintenance tasks, else 0. */
+export const maintenanceLeader = Metric.gauge("redrive_maintenance_leader")
+
+export const replaysTotal = Metric.counter("redrive_replays_total", {
+  description: "dead letters replayed, by mode (one, bulk)",
+  incremental: true
+})
+export const replayBatchesTotal = Metric.counter("redrive_replay_batches_total", {
+  description: "bulk replay batches run",
+  incremental: true
+})
+export const replayRequestsTotal = Metric.counter("redrive_replay_requests_total", {
+  description: "bulk replay requests finished, by state",
+  incremental: true
+})

@@ -1,0 +1,162 @@
+/**
+ * The completer: settles each job's outcome soon after its handler finishes, independently of
+ * the other jobs claimed with it (River's job completer does the same). Outcomes are buffered;
+ * one flusher fiber settles everything buffered in one statement, and while that round trip is
+ * in flight the next outcomes gather, so batches grow with the load and a lone job is settled
+ * at once. A settled job frees its place in the worker (`onSettled`).
+ */
+import type { SqlClient } from "@effect/sql/SqlClient"
+import { Clock, Duration, Effect, Metric, Queue, Schedule } from "effect"
+import type { Outcome } from "../Outcome.js"
+import * as Metrics from "../Metrics.js"
+import * as JobSql from "./JobSql.js"
+
+export interface Result {
+  readonly row: JobSql.ClaimedRow
+  readonly outcome: Outcome
+}
+
+export interface CompleterOptions {
+  readonly sql: SqlClient
+  readonly workerId: string
+  readonly keepCompleted: boolean
+  readonly historyCap: number
+  /** Most outcomes settled by one statement. */
+  readonly maxBatch: number
+  /** A retry due sooner than this is woken for locally instead of waiting for a poll. */
+  readonly pollInterval: Duration.Duration
+  /** Wakes the claim loop (a retry became due). */
+  readonly wake: Effect.Effect<void>
+  /** Called with the ids of jobs no longer held: settled, released, or given up on. */
+  readonly onSettled: (ids: ReadonlyArray<number>) => void
+}
+
+export interface Completer {
+  /** Buffers a finished job's outcome (synchronous: called from the lanes). */
+  readonly push: (result: Result) => void
+  /** Buffers jobs to put back without using an attempt (not started, or interrupted). */
+  readonly release: (ids: ReadonlyArray<number>) => void
+}
+
+export const make = (options: CompleterOptions) =>
+  Effect.gen(function*() {
+    const { sql, workerId } = options
+    let results: Array<Result> = []
+    let releases: Array<number> = []
+    const signal = yield* Queue.dropping<void>(1)
+    const notify = () => {
+      signal.unsafeOffer(undefined)
+    }
+
+    const settle = (batch: ReadonlyArray<Result>, release: ReadonlyArray<number>) =>
+      Effect.gen(function*() {
+        const done: Array<number> = []
+        const failures: Array<JobSql.SettleFailure> = []
+        const toRelease: Array<number> = [...release]
+        let plain = true
+        let nextWake = Number.POSITIVE_INFINITY
+        for (const { outcome, row } of batch) {
+          const id = Number(row.id)
+          switch (outcome._tag) {
+            case "Completed":
+              done.push(id)
+              if (row.attempt > 1 || row.replayOf !== null) plain = false
+              break
+            case "Released":
+              toRelease.push(id)
+              break
+            default: {
+              const action = outcome._tag === "Retried"
+                ? "retry"
+                : outcome._tag === "Snoozed"
+                ? "snooze"
+                : outcome._tag === "Discarded"
+                ? "discard"
+                : "dead"
+              const runAt = outcome._tag === "Retried" || outcome._tag === "Snoozed" ? outcome.runAt : null
+              if (runAt !== null) nextWake = Math.min(nextWake, runAt.getTime())
+              failures.push({
+                id,
+                attempt: row.attempt,
+                action,
+                runAt: runAt?.toISOString() ?? null,
+                entry: { ...outcome.entry, at: outcome.entry.at.toISOString(), ...nextRunAtJson(outcome.entry.nextRunAt) },
+                errorClass: outcome.errorClass,
+                reason: outcome.reason
+              })
+            }
+          }
+        }
+        if (failures.length === 0 && plain) {
+          if (done.length > 0) yield* JobSql.completeBatch(sql, { workerId, done, keepCompleted: options.keepCompleted })
+          yield* Metric.incrementBy(Metrics.jobsCompleted, done.length)
+        } else if (done.length + failures.length > 0) {
+          const [counts] = yield* JobSql.settleBatch(sql, {
+            workerId,
+            done,
+            keepCompleted: options.keepCompleted,
+            failures: JSON.stringify(failures),
+            historyCap: options.historyCap
+          })
+          if (counts) {
+            yield* Metric.incrementBy(Metrics.jobsCompleted, counts.completed)
+            yield* Metric.incrementBy(Metrics.jobsRetried, counts.retried)
+            yield* Metric.incrementBy(Metrics.jobsDeadLettered, counts.deadLettered)
+            yield* Metric.incrementBy(Metrics.jobsDiscarded, counts.discarded)
+          }
+        }
+        if (toRelease.length > 0) {
+          yield* JobSql.releaseBatch(sql, workerId, toRelease)
+          yield* Metric.incrementBy(Metrics.jobsReleased, toRelease.length)
+        }
+        // A retry due before the next poll: wake up for it instead of waiting.
+        const now = yield* Clock.currentTimeMillis
+        if (Number.isFinite(nextWake) && nextWake - now < Duration.toMillis(options.pollInterval)) {
+          yield* Effect.sleep(Duration.millis(Math.max(0, nextWake - now))).pipe(
+            Effect.zipRight(options.wake),
+            Effect.forkDaemon
+          )
+        }
+      }).pipe(
+        // A database blip must not lose the outcomes: retry. If it still fails, the jobs are let go
+        // (their leases are no longer extended) and the rescuer puts them back when the leases expire.
+        Effect.retry({ schedule: Schedule.exponential("100 millis"), times: 5 }),
+        Effect.catchAllCause((cause) => Effect.logError("redrive worker: settle failed", cause)),
+        Effect.ensuring(Effect.sync(() => {
+          const ids = batch.map((r) => Number(r.row.id))
+          for (const id of release) ids.push(id)
+          options.onSettled(ids)
+        })),
+        Effect.withSpan("Worker.settle", { attributes: { jobs: batch.length + release.length } })
+      )
+
+    /** Takes what is buffered (at most maxBatch outcomes) and settles it. */
+    const flushOnce = Effect.suspend(() => {
+      if (results.length === 0 && releases.length === 0) return Effect.void
+      const batch = results.length <= options.maxBatch ? results : results.slice(0, options.maxBatch)
+      results = results.length <= options.maxBatch ? [] : results.slice(options.maxBatch)
+      const release = releases
+      releases = []
+      return settle(batch, release)
+    })
+
+    const flush: Effect.Effect<void> = Effect.suspend(() =>
+      results.length === 0 && releases.length === 0 ? Effect.void : Effect.zipRight(flushOnce, flush)
+    )
+
+    // The flusher: waits for something to settle, settles it, and goes again.
+    yield* Queue.take(signal).pipe(Effect.zipRight(flush), Effect.forever, Effect.forkScoped)
+
+    return {
+      push: (result) => {
+        results.push(result)
+        notify()
+      },
+      release: (ids) => {
+        for (const id of ids) releases.push(id)
+        notify()
+      },
+    } satisfies Completer
+  })
+
+const nextRunAtJson = (at: Date | undefined) => (at === undefined ? {} : { nextRunAt: at.toISOString() })
