@@ -1,0 +1,46 @@
+/**
+ * Maintenance runs in exactly one process per database, elected without any configuration, and
+ * moves to another process when its leader dies.
+ */
+import { SqlClient } from "@effect/sql"
+import { assert, layer } from "@effect/vitest"
+import { TestDatabase } from "@redrive/database/testing"
+import { Effect } from "effect"
+import { leaderLockKey } from "../src/Maintenance.js"
+import { spawnWorker } from "./processFixtures.js"
+
+/** Sessions holding the leader's advisory lock: must be exactly one. */
+const leaders = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  Effect.map(
+    sql<{ n: number }>`select count(*)::int as n from pg_locks
+      where locktype = 'advisory' and granted and classid = ${leaderLockKey[0]} and objid = ${leaderLockKey[1]}
+        and database = (select oid from pg_database where datname = current_database())`,
+    (rows) => rows[0]!.n
+  ))
+
+layer(TestDatabase.layer, { excludeTestServices: true, timeout: "120 seconds" })("maintenance", (it) => {
+  it.effect("two worker processes elect one leader; SIGKILL it and the other takes over within 10 s", () =>
+    Effect.gen(function*() {
+      const info = yield* TestDatabase.TestDatabaseInfo
+      const settings = { ELECTION_MILLIS: "2000", MAINTENANCE: "on" }
+      const a = yield* spawnWorker(info.url, settings)
+      yield* a.waitFor(/this process leads/)
+      const b = yield* spawnWorker(info.url, settings)
+      yield* b.waitFor(/worker process ready/)
+      // Several election rounds: b keeps trying, a keeps leading, one lock holder throughout.
+      for (let i = 0; i < 5; i++) {
+        yield* Effect.sleep("1 second")
+        assert.strictEqual(yield* leaders, 1)
+      }
+      assert.notMatch(b.output(), /this process leads/)
+
+      const killed = Date.now()
+      a.child.kill("SIGKILL")
+      yield* a.exited
+      const tookOver = yield* b.waitFor(/this process leads/, 10_000)
+      const takeover = tookOver - killed
+      assert.isBelow(takeover, 10_000)
+      assert.strictEqual(yield* leaders, 1)
+      yield* Effect.log(`maintenance takeover after SIGKILL: ${takeover} ms`)
+    }).pipe(Effect.scoped))
+})
