@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Random } from "effect"
+import { Duration, Effect, Random } from "effect"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 
 describe("retry policy", () => {
@@ -39,3 +39,111 @@ describe("retry policy", () => {
   })
 })
 
+
+describe("RetryPolicy.make", () => {
+  it("defaults to 5 attempts, 1 s doubling up to 1 h, full jitter, with the built-in class rules", () => {
+    const policy = RetryPolicy.make()
+    assert.strictEqual(policy.maxAttempts, 5)
+    assert.strictEqual(Duration.toMillis(policy.backoff.base), 1000)
+    assert.strictEqual(policy.backoff.factor, 2)
+    assert.strictEqual(Duration.toMillis(policy.backoff.max), 3_600_000)
+    assert.strictEqual(policy.backoff.jitter, "full")
+    assert.deepStrictEqual(policy.byClass, RetryPolicy.defaultByClass)
+  })
+
+  it("takes every option given, and adds class rules to the built-in ones", () => {
+    const policy = RetryPolicy.make({
+      maxAttempts: 3,
+      base: "250 millis",
+      factor: 3,
+      max: "2 minutes",
+      jitter: "equal",
+      byClass: { external_api: { maxAttempts: 8 } }
+    })
+    assert.strictEqual(policy.maxAttempts, 3)
+    assert.strictEqual(Duration.toMillis(policy.backoff.base), 250)
+    assert.strictEqual(policy.backoff.factor, 3)
+    assert.strictEqual(Duration.toMillis(policy.backoff.max), 120_000)
+    assert.strictEqual(policy.backoff.jitter, "equal")
+    assert.deepStrictEqual(policy.byClass, {
+      validation: { retry: false },
+      quota_exceeded: { backoff: { base: Duration.minutes(1) } },
+      external_api: { maxAttempts: 8 }
+    })
+  })
+
+  it("accepts a single attempt and a constant backoff (factor 1)", () => {
+    assert.strictEqual(RetryPolicy.make({ maxAttempts: 1 }).maxAttempts, 1)
+    const constant = RetryPolicy.make({ factor: 1, base: "2 seconds", jitter: "none" })
+    assert.deepStrictEqual([1, 2, 5].map((n) => RetryPolicy.delayMillis(constant, "unknown", n, 0.5)), [2000, 2000, 2000])
+  })
+
+  it("refuses a maxAttempts that is not a positive integer, naming the value", () => {
+    assert.throws(() => RetryPolicy.make({ maxAttempts: 0 }), RangeError, "maxAttempts must be an integer >= 1, got 0")
+    assert.throws(() => RetryPolicy.make({ maxAttempts: 2.5 }), RangeError, "maxAttempts must be an integer >= 1, got 2.5")
+  })
+
+  it("refuses a factor below 1 (a shrinking backoff) or not a number, naming the value", () => {
+    assert.throws(() => RetryPolicy.make({ factor: 0.5 }), RangeError, "factor must be >= 1, got 0.5")
+    assert.throws(() => RetryPolicy.make({ factor: Number.NaN }), RangeError, "factor must be >= 1, got NaN")
+  })
+})
+
+describe("backoff", () => {
+  const policy = RetryPolicy.make({ base: "1 second", factor: 2, max: "10 seconds", jitter: "none" })
+
+  it("the ceiling after each attempt is base·factor^(attempt-1), capped at max", () => {
+    assert.deepStrictEqual(
+      [1, 2, 3, 4, 5, 6].map((attempt) => RetryPolicy.ceiling(policy.backoff, attempt)),
+      [1000, 2000, 4000, 8000, 10_000, 10_000]
+    )
+    // A factor so large the delay overflows to Infinity still waits the cap.
+    assert.strictEqual(RetryPolicy.ceiling({ ...policy.backoff, factor: 1e308 }, 4), 10_000)
+  })
+
+  it("without jitter the delay is the ceiling, whatever the draw", () => {
+    assert.deepStrictEqual([0, 0.5, 0.999].map((r) => RetryPolicy.delayMillis(policy, "unknown", 3, r)), [4000, 4000, 4000])
+  })
+
+  it("equal jitter draws in [ceiling/2, ceiling]", () => {
+    const equal = RetryPolicy.make({ base: "1 second", factor: 2, max: "10 seconds", jitter: "equal" })
+    assert.deepStrictEqual(
+      [0, 0.25, 0.5, 0.999999].map((r) => RetryPolicy.delayMillis(equal, "unknown", 3, r)),
+      [2000, 2500, 3000, 4000]
+    )
+    assert.deepStrictEqual([0, 0.5].map((r) => RetryPolicy.delayMillis(equal, "unknown", 6, r)), [5000, 7500])
+  })
+
+  it("full jitter draws in [0, ceiling]", () => {
+    const full = RetryPolicy.make({ base: "1 second", factor: 2, max: "10 seconds" })
+    assert.deepStrictEqual([0, 0.25, 0.5, 0.999999].map((r) => RetryPolicy.delayMillis(full, "unknown", 3, r)), [0, 1000, 2000, 4000])
+  })
+
+  it("a class's backoff overrides only the fields it names", () => {
+    // quota_exceeded starts from a minute by default; the policy's factor, cap and jitter still apply.
+    const quota = RetryPolicy.make({ max: "3 minutes", jitter: "none" })
+    assert.deepStrictEqual(
+      [1, 2, 3].map((attempt) => RetryPolicy.delayMillis(quota, "quota_exceeded", attempt, 0.5)),
+      [60_000, 120_000, 180_000]
+    )
+    assert.strictEqual(RetryPolicy.delayMillis(quota, "unknown", 1, 0.5), 1000)
+  })
+})
+
+describe("attempts per error class", () => {
+  it("a class rule with retry: false allows no retry, even when it also names attempts", () => {
+    const policy = RetryPolicy.make({ byClass: { auth: { retry: false, maxAttempts: 9 }, flaky: { retry: true } } })
+    assert.strictEqual(RetryPolicy.maxAttemptsFor(policy, "auth", 5), 0)
+    assert.strictEqual(RetryPolicy.maxAttemptsFor(policy, "flaky", 5), 5)
+  })
+
+  it("a class rule can lower the job's attempts as well as raise them", () => {
+    const policy = RetryPolicy.make({ byClass: { timeout: { maxAttempts: 2 } } })
+    assert.strictEqual(RetryPolicy.maxAttemptsFor(policy, "timeout", 5), 2)
+  })
+
+  it("the caller's rule for a built-in class replaces the built-in rule", () => {
+    const policy = RetryPolicy.make({ byClass: { validation: { maxAttempts: 3 } } })
+    assert.strictEqual(RetryPolicy.maxAttemptsFor(policy, "validation", 5), 3)
+  })
+})
