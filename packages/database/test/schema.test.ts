@@ -1,5 +1,5 @@
 import { SqlClient } from "@effect/sql"
-import { assert, describe, it, layer } from "@effect/vitest"
+import { assert, layer } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import { createHash } from "node:crypto"
 import * as ErrorHistory from "../src/ErrorHistory.js"
@@ -146,10 +146,30 @@ layer(TestDatabase.layer, { excludeTestServices: true })("redrive.fingerprint", 
         yield* fp("t", "external_api", "Error", "order 1 failed: id 0f8fad5b-d9cb-469f-a165-70867728950e at 0x1")
       ]) assert.notStrictEqual(other, a)
     }))
-})
 
-describe("ErrorHistory", () => {
-  it("refuses a cap below 3", () => {
-    assert.throws(() => ErrorHistory.append([], { kind: "dropped", count: 1, at: new Date() }, 2))
-  })
+  it.effect("a message is grouped with its form where numbers, uuids and hex strings are placeholders", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const fp = (message: string) =>
+        Effect.map(
+          sql<{ f: string }>`select redrive.fingerprint('t', 'external_api', 'HttpError', ${message}) as f`,
+          (rows) => rows[0]!.f
+        )
+      const same: ReadonlyArray<readonly [string, string]> = [
+        ["order 123 failed", "order <n> failed"],
+        ["order 7 failed", "order 123 failed"],
+        ["user 0f8fad5b-d9cb-469f-a165-70867728950e missing", "user <uuid> missing"],
+        ["token deadbeefdeadbeef rejected", "token <hex> rejected"],
+        ["token deadbeefdeadbeef rejected", "token cafebabecafebabe rejected"],
+        ["bad pointer 0x1f at 0xabc", "bad pointer <hex> at <hex>"],
+        [`${"x".repeat(500)} first tail`, `${"x".repeat(500)} another tail`]
+      ]
+      for (const [a, b] of same) assert.strictEqual(yield* fp(a), yield* fp(b), `${a} ~ ${b}`)
+      const different: ReadonlyArray<readonly [string, string]> = [
+        ["user 0f8fad5b-d9cb-469f-a165-70867728950e missing", "user  missing"],
+        ["order 123 failed", "order  failed"],
+        [`${"x".repeat(499)}a`, `${"x".repeat(499)}b`]
+      ]
+      for (const [a, b] of different) assert.notStrictEqual(yield* fp(a), yield* fp(b), `${a} !~ ${b}`)
+    }))
 })

@@ -1,15 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { HttpClientError, HttpClientRequest, HttpClientResponse } from "@effect/platform"
-import { Cause, Effect, Exit, FiberId, Option, Random, Schema } from "effect"
-import * as Classify from "../src/Classify.js"
-import * as JobDefinition from "../src/JobDefinition.js"
-import * as JobErrors from "../src/JobErrors.js"
-import { decide } from "../src/Outcome.js"
+import { Duration, Effect, Random } from "effect"
 import * as RetryPolicy from "../src/RetryPolicy.js"
-import * as Verdict from "../src/Verdict.js"
-
-const Def = JobDefinition.make({ name: "t", payload: Schema.Unknown, retry: { maxAttempts: 5, base: "1 second", factor: 2, max: "10 seconds" } })
-const job = (attempt: number) => ({ id: 1, type: "t", attempt, maxAttempts: 5 })
 
 describe("retry policy", () => {
   it("exponential backoff with full jitter stays within [0, min(max, base·factor^(n-1))]", () => {
@@ -48,68 +39,111 @@ describe("retry policy", () => {
   })
 })
 
-describe("decide", () => {
-  const base = { definition: Def, workerId: "w", now: 1_000_000, durationMs: 5, random: 0.5 }
 
-  it("retries an unknown error with backoff, then dead-letters at max attempts", () => {
-    const retried = decide({ ...base, job: job(2), exit: Exit.fail(new Error("boom")) })
-    assert.strictEqual(retried._tag, "Retried")
-    if (retried._tag === "Retried") {
-      assert.strictEqual(retried.runAt.getTime(), 1_000_000 + 1000)
-      assert.strictEqual(retried.errorClass, "unknown")
-      assert.strictEqual(retried.entry.nextRunAt?.getTime(), retried.runAt.getTime())
-    }
-    assert.strictEqual(decide({ ...base, job: job(5), exit: Exit.fail(new Error("boom")) })._tag, "DeadLettered")
+describe("RetryPolicy.make", () => {
+  it("defaults to 5 attempts, 1 s doubling up to 1 h, full jitter, with the built-in class rules", () => {
+    const policy = RetryPolicy.make()
+    assert.strictEqual(policy.maxAttempts, 5)
+    assert.strictEqual(Duration.toMillis(policy.backoff.base), 1000)
+    assert.strictEqual(policy.backoff.factor, 2)
+    assert.strictEqual(Duration.toMillis(policy.backoff.max), 3_600_000)
+    assert.strictEqual(policy.backoff.jitter, "full")
+    assert.deepStrictEqual(policy.byClass, RetryPolicy.defaultByClass)
   })
 
-  it("verdicts override the policy; a snooze is not a failure", () => {
-    const snoozed = decide({ ...base, job: job(1), exit: Exit.fail(Verdict.snooze("30 seconds")) })
-    assert.strictEqual(snoozed._tag, "Snoozed")
-    if (snoozed._tag === "Snoozed") assert.strictEqual(snoozed.runAt.getTime(), 1_030_000)
-    assert.strictEqual(decide({ ...base, job: job(1), exit: Exit.fail(Verdict.discard("x")) })._tag, "Discarded")
-    assert.strictEqual(decide({ ...base, job: job(1), exit: Exit.fail(Verdict.deadLetterNow("x")) })._tag, "DeadLettered")
-    const at = new Date(2_000_000)
-    const retryAt = decide({ ...base, job: job(1), exit: Exit.fail(Verdict.retryAt(at)) })
-    assert.strictEqual(retryAt._tag === "Retried" ? retryAt.runAt.getTime() : 0, 2_000_000)
-    assert.strictEqual(decide({ ...base, job: job(1), exit: Exit.failCause(Cause.interrupt(FiberId.none)) })._tag, "Released")
+  it("takes every option given, and adds class rules to the built-in ones", () => {
+    const policy = RetryPolicy.make({
+      maxAttempts: 3,
+      base: "250 millis",
+      factor: 3,
+      max: "2 minutes",
+      jitter: "equal",
+      byClass: { external_api: { maxAttempts: 8 } }
+    })
+    assert.strictEqual(policy.maxAttempts, 3)
+    assert.strictEqual(Duration.toMillis(policy.backoff.base), 250)
+    assert.strictEqual(policy.backoff.factor, 3)
+    assert.strictEqual(Duration.toMillis(policy.backoff.max), 120_000)
+    assert.strictEqual(policy.backoff.jitter, "equal")
+    assert.deepStrictEqual(policy.byClass, {
+      validation: { retry: false },
+      quota_exceeded: { backoff: { base: Duration.minutes(1) } },
+      external_api: { maxAttempts: 8 }
+    })
+  })
+
+  it("accepts a single attempt and a constant backoff (factor 1)", () => {
+    assert.strictEqual(RetryPolicy.make({ maxAttempts: 1 }).maxAttempts, 1)
+    const constant = RetryPolicy.make({ factor: 1, base: "2 seconds", jitter: "none" })
+    assert.deepStrictEqual([1, 2, 5].map((n) => RetryPolicy.delayMillis(constant, "unknown", n, 0.5)), [2000, 2000, 2000])
+  })
+
+  it("refuses a maxAttempts that is not a positive integer, naming the value", () => {
+    assert.throws(() => RetryPolicy.make({ maxAttempts: 0 }), RangeError, "maxAttempts must be an integer >= 1, got 0")
+    assert.throws(() => RetryPolicy.make({ maxAttempts: 2.5 }), RangeError, "maxAttempts must be an integer >= 1, got 2.5")
+  })
+
+  it("refuses a factor below 1 (a shrinking backoff) or not a number, naming the value", () => {
+    assert.throws(() => RetryPolicy.make({ factor: 0.5 }), RangeError, "factor must be >= 1, got 0.5")
+    assert.throws(() => RetryPolicy.make({ factor: Number.NaN }), RangeError, "factor must be >= 1, got NaN")
   })
 })
 
-describe("classification", () => {
-  const none = { classify: () => Option.none<string>() }
-  const classify = (e: unknown) => Classify.classifyError(e, none, false, 0).errorClass
-  const response = (status: number, headers: Record<string, string> = {}) =>
-    new HttpClientError.ResponseError({
-      request: HttpClientRequest.get("http://127.0.0.1/x"),
-      response: HttpClientResponse.fromWeb(HttpClientRequest.get("http://127.0.0.1/x"), new Response(null, { status, headers })),
-      reason: "StatusCode"
-    })
+describe("backoff", () => {
+  const policy = RetryPolicy.make({ base: "1 second", factor: 2, max: "10 seconds", jitter: "none" })
 
-  it("maps Redrive's tagged errors, HTTP statuses, timeouts and parse errors", () => {
-    assert.strictEqual(classify(new JobErrors.QuotaExceededError({ message: "q" })), "quota_exceeded")
-    assert.strictEqual(classify(new JobErrors.ExternalApiError({ message: "e" })), "external_api")
-    assert.strictEqual(classify(response(503)), "external_api")
-    assert.strictEqual(classify(response(404)), "validation")
-    const limited = Classify.classifyError(response(429, { "retry-after": "7" }), none, false, 0)
-    assert.strictEqual(limited.errorClass, "rate_limit")
-    assert.strictEqual(limited.retryAfterMillis, 7000)
-    assert.strictEqual(classify(new Cause.TimeoutException()), "timeout")
-    const parse = Effect.runSync(Effect.flip(Schema.decodeUnknown(Schema.Number)("x")))
-    assert.strictEqual(classify(parse), "validation")
+  it("the ceiling after each attempt is base·factor^(attempt-1), capped at max", () => {
+    assert.deepStrictEqual(
+      [1, 2, 3, 4, 5, 6].map((attempt) => RetryPolicy.ceiling(policy.backoff, attempt)),
+      [1000, 2000, 4000, 8000, 10_000, 10_000]
+    )
+    // A factor so large the delay overflows to Infinity still waits the cap.
+    assert.strictEqual(RetryPolicy.ceiling({ ...policy.backoff, factor: 1e308 }, 4), 10_000)
   })
 
-  it("uses message heuristics last, and leaves the unrecognised as unknown (retried)", () => {
-    assert.strictEqual(classify(new Error("connect ECONNREFUSED 127.0.0.1:443")), "external_api")
-    assert.strictEqual(classify(new Error("Too Many Requests")), "rate_limit")
-    assert.strictEqual(classify(new Error("request timed out")), "timeout")
-    assert.strictEqual(classify(new Error("something odd")), "unknown")
-    assert.strictEqual(classify("a string"), "unknown")
+  it("without jitter the delay is the ceiling, whatever the draw", () => {
+    assert.deepStrictEqual([0, 0.5, 0.999].map((r) => RetryPolicy.delayMillis(policy, "unknown", 3, r)), [4000, 4000, 4000])
   })
 
-  it("the job's own classifier runs first", () => {
-    const own = { classify: (e: unknown) => (e instanceof RangeError ? Option.some("quota_exceeded") : Option.none()) }
-    assert.strictEqual(Classify.classifyError(new RangeError("over"), own, false, 0).errorClass, "quota_exceeded")
-    assert.strictEqual(Classify.classifyCause(Cause.die(new TypeError("bug")), none, 0).defect, true)
-    assert.strictEqual(Classify.parseRetryAfter("Wed, 21 Oct 2026 07:28:00 GMT", Date.parse("Wed, 21 Oct 2026 07:27:00 GMT")), 60_000)
+  it("equal jitter draws in [ceiling/2, ceiling]", () => {
+    const equal = RetryPolicy.make({ base: "1 second", factor: 2, max: "10 seconds", jitter: "equal" })
+    assert.deepStrictEqual(
+      [0, 0.25, 0.5, 0.999999].map((r) => RetryPolicy.delayMillis(equal, "unknown", 3, r)),
+      [2000, 2500, 3000, 4000]
+    )
+    assert.deepStrictEqual([0, 0.5].map((r) => RetryPolicy.delayMillis(equal, "unknown", 6, r)), [5000, 7500])
+  })
+
+  it("full jitter draws in [0, ceiling]", () => {
+    const full = RetryPolicy.make({ base: "1 second", factor: 2, max: "10 seconds" })
+    assert.deepStrictEqual([0, 0.25, 0.5, 0.999999].map((r) => RetryPolicy.delayMillis(full, "unknown", 3, r)), [0, 1000, 2000, 4000])
+  })
+
+  it("a class's backoff overrides only the fields it names", () => {
+    // quota_exceeded starts from a minute by default; the policy's factor, cap and jitter still apply.
+    const quota = RetryPolicy.make({ max: "3 minutes", jitter: "none" })
+    assert.deepStrictEqual(
+      [1, 2, 3].map((attempt) => RetryPolicy.delayMillis(quota, "quota_exceeded", attempt, 0.5)),
+      [60_000, 120_000, 180_000]
+    )
+    assert.strictEqual(RetryPolicy.delayMillis(quota, "unknown", 1, 0.5), 1000)
+  })
+})
+
+describe("attempts per error class", () => {
+  it("a class rule with retry: false allows no retry, even when it also names attempts", () => {
+    const policy = RetryPolicy.make({ byClass: { auth: { retry: false, maxAttempts: 9 }, flaky: { retry: true } } })
+    assert.strictEqual(RetryPolicy.maxAttemptsFor(policy, "auth", 5), 0)
+    assert.strictEqual(RetryPolicy.maxAttemptsFor(policy, "flaky", 5), 5)
+  })
+
+  it("a class rule can lower the job's attempts as well as raise them", () => {
+    const policy = RetryPolicy.make({ byClass: { timeout: { maxAttempts: 2 } } })
+    assert.strictEqual(RetryPolicy.maxAttemptsFor(policy, "timeout", 5), 2)
+  })
+
+  it("the caller's rule for a built-in class replaces the built-in rule", () => {
+    const policy = RetryPolicy.make({ byClass: { validation: { maxAttempts: 3 } } })
+    assert.strictEqual(RetryPolicy.maxAttemptsFor(policy, "validation", 5), 3)
   })
 })
