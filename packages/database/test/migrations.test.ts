@@ -2,10 +2,11 @@ import { NodeContext } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, Layer } from "effect"
-import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { cpSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as Database from "../src/Database.js"
+import type { MigrationRefused } from "../src/migrations/MigrationError.js"
 import * as MigrationRunner from "../src/migrations/MigrationRunner.js"
 import { TestDatabase } from "../src/testing/index.js"
 
@@ -24,6 +25,37 @@ const tempMigrations = (files?: ReadonlyArray<string>) =>
   )
 
 const emptyDatabase = TestDatabase.layerEmpty.pipe(Layer.merge(NodeContext.layer))
+
+/** A migrations directory of three small files, the first two applied; the third is pending. */
+const twoApplied = Effect.gen(function*() {
+  const dir = yield* tempMigrations([])
+  writeFileSync(join(dir, "0001_first.sql"), "create table redrive.first (id int);\n")
+  writeFileSync(join(dir, "0002_second.sql"), "create table redrive.second (id int);\n")
+  assert.deepStrictEqual((yield* MigrationRunner.up(dir)).map((f) => f.file), ["0001_first.sql", "0002_second.sql"])
+  writeFileSync(join(dir, "0003_third.sql"), "create table redrive.third (id int);\n")
+  return dir
+})
+
+/** `up` and `status` both refuse with this reason and file, and nothing more was applied. */
+const assertRefused = (dir: string, expected: { readonly reason: MigrationRefused["reason"]; readonly file: string }) =>
+  Effect.gen(function*() {
+    for (const run of [Effect.asVoid(MigrationRunner.up(dir)), Effect.asVoid(MigrationRunner.status(dir))]) {
+      const result = yield* Effect.either(run)
+      assert.isTrue(Either.isLeft(result), "the runner went on instead of refusing")
+      if (Either.isLeft(result)) {
+        const error = result.left
+        const seen = error._tag === "MigrationRefused"
+          ? { tag: error._tag, reason: error.reason, file: error.file }
+          : { tag: error._tag, message: String(error) }
+        assert.deepStrictEqual(seen, { tag: "MigrationRefused", ...expected })
+      }
+    }
+    const sql = yield* SqlClient.SqlClient
+    const applied = yield* sql<{ id: number; name: string }>`select id, name from redrive.schema_migration order by id`
+    assert.deepStrictEqual(applied, [{ id: 1, name: "first" }, { id: 2, name: "second" }])
+    const third = yield* sql<{ t: string | null }>`select to_regclass('redrive.third')::text as t`
+    assert.isNull(third[0]!.t)
+  })
 
 describe("migration runner", () => {
   it.live("applies every file in order once; a second up is a no-op", () =>
@@ -92,6 +124,28 @@ describe("migration runner", () => {
       const sql = yield* SqlClient.SqlClient
       const late = yield* sql<{ t: string | null }>`select to_regclass('redrive.late')::text as t`
       assert.isNull(late[0]!.t)
+    }).pipe(Effect.scoped, Effect.provide(emptyDatabase)))
+
+  it.live("refuses, naming the file, when an applied file was removed from the directory", () =>
+    Effect.gen(function*() {
+      const dir = yield* twoApplied
+      rmSync(join(dir, "0002_second.sql"))
+      yield* assertRefused(dir, { reason: "missing", file: "0002_second.sql" })
+    }).pipe(Effect.scoped, Effect.provide(emptyDatabase)))
+
+  it.live("refuses, naming the file, when an applied file was renamed under its number", () =>
+    Effect.gen(function*() {
+      const dir = yield* twoApplied
+      renameSync(join(dir, "0002_second.sql"), join(dir, "0002_second_table.sql"))
+      yield* assertRefused(dir, { reason: "renamed", file: "0002_second_table.sql" })
+    }).pipe(Effect.scoped, Effect.provide(emptyDatabase)))
+
+  it.live("refuses, naming the file, when an applied file was renumbered", () =>
+    Effect.gen(function*() {
+      const dir = yield* twoApplied
+      // Its contents, under a number nobody applied: the applied number is now missing.
+      renameSync(join(dir, "0002_second.sql"), join(dir, "0004_second.sql"))
+      yield* assertRefused(dir, { reason: "missing", file: "0002_second.sql" })
     }).pipe(Effect.scoped, Effect.provide(emptyDatabase)))
 
   it.live("a failing file is rolled back, not recorded, and named in the error", () =>

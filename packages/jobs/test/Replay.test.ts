@@ -9,6 +9,7 @@ import { Replay } from "../src/Replay.js"
 import * as ReplayModule from "../src/Replay.js"
 import { Email, history3, replayCounts, seedDeadLetters, unreplayed } from "./replayFixtures.js"
 import { listenForWakeUps } from "./notifyFixtures.js"
+import { assertPausedUntilResumed, deadLettersInPausedScopes } from "./pausedScopeFixtures.js"
 
 const TestLayer = ReplayModule.layer().pipe(
   Layer.provideMerge(Layer.mergeAll(JobRegistry.layer([Email]), JobDlqRepo.JobDlqRepo.Default, JobRepo.JobRepo.Default)),
@@ -276,6 +277,14 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("Replay.r
         Effect.timeout(Duration.seconds(5))
       )
       assert.strictEqual(after, "marker")
+    }))
+
+  it.effect("a replay into a paused scope waits as paused, and no worker runs it until the scope resumes", () =>
+    Effect.gen(function*() {
+      const replay = yield* Replay
+      const deadLetters = yield* deadLettersInPausedScopes
+      for (const d of deadLetters) assert.isTrue((yield* replay.replayOne({ id: d.dlqId, by: "alice" })).created)
+      yield* assertPausedUntilResumed(deadLetters)
     }))
 
   it.effect("the replayed entry is an ErrorHistory entry", () =>

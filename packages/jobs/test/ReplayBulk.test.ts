@@ -16,6 +16,7 @@ import {
   untilAsleepOrDone
 } from "./replayFixtures.js"
 import { listenForWakeUps } from "./notifyFixtures.js"
+import { assertPausedUntilResumed, deadLettersInPausedScopes } from "./pausedScopeFixtures.js"
 
 const TestLayer = ReplayModule.layer().pipe(
   Layer.provideMerge(JobRegistry.layer([Email])),
@@ -76,6 +77,22 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("Replay b
         select error_history -> -1 ->> 'by' as by, error_history -> -1 ->> 'kind' as kind
         from redrive.job where replay_of = any(${matching}::bigint[])`
       assert.isTrue(entries.every((e) => e.by === "alice" && e.kind === "replayed"))
+    }))
+
+  it.effect("a bulk replay into paused scopes creates paused jobs that no worker runs until the scopes resume", () =>
+    Effect.gen(function*() {
+      const replay = yield* Replay
+      const deadLetters = yield* deadLettersInPausedScopes
+      const request = yield* replay.createBulk({
+        filter: { ids: deadLetters.map((d) => d.dlqId) },
+        scopeTenant: "*",
+        dryRun: false,
+        requestedBy: "alice"
+      })
+      const run = yield* replay.runBulk(request.id, "w1")
+      assert.strictEqual(run._tag, "Done")
+      assert.strictEqual(run.request.replayed, deadLetters.length)
+      yield* assertPausedUntilResumed(deadLetters)
     }))
 
   it.effect("dead letters that arrive after the request are not part of it", () =>

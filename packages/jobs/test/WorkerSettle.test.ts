@@ -1,0 +1,220 @@
+import { SqlClient } from "@effect/sql"
+import { assert, layer } from "@effect/vitest"
+import { ErrorHistory, Ids } from "@redrive/database"
+import { Factory, TestDatabase } from "@redrive/database/testing"
+import { Effect, Layer, Schema } from "effect"
+import * as Enqueue from "../src/Enqueue.js"
+import * as JobDefinition from "../src/JobDefinition.js"
+import * as JobRegistry from "../src/JobRegistry.js"
+import { Replay } from "../src/Replay.js"
+import * as ReplayModule from "../src/Replay.js"
+import { count, eventually, withWorker } from "./workerFixtures.js"
+
+// Replaying a dead letter without an edit needs no definition.
+const TestLayer = ReplayModule.layer().pipe(
+  Layer.provideMerge(JobRegistry.layer([])),
+  Layer.provideMerge(TestDatabase.layer)
+)
+
+const Payload = Schema.Struct({ to: Schema.String })
+const decodeHistory = Schema.decodeUnknownSync(ErrorHistory.ErrorHistory)
+
+/** A job type of its own (name and queue unique to the test). */
+const definition = (options: Partial<Pick<JobDefinition.DefinitionOptions<typeof Payload.Type, typeof Payload.Encoded>, "retry" | "priority">> = {}) =>
+  JobDefinition.make({ name: Factory.unique("settle"), queue: Factory.queue(), payload: Payload, ...options })
+
+const payload = { to: "a@example.com" }
+
+const jobRow = (id: number) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.map(
+      sql<{ state: string; attempt: number; completedAt: Date | null; lockedBy: string | null; lockedUntil: Date | null }>`
+        select state, attempt, completed_at, locked_by, locked_until from redrive.job where id = ${id}`,
+      (rows) => rows[0]
+    ))
+
+/** Waits until the job has left `running` (settled: kept or deleted) and returns its row, if any. */
+const settled = (id: number) => eventually(jobRow(id), (row) => row === undefined || row.state === "completed")
+
+/** The job's failure_stat counters summed over minutes, per error class. */
+const stats = (tenantId: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql<{ errorClass: string; failures: number; deadLettered: number; recovered: number }>`
+      select error_class, sum(failures)::int as failures, sum(dead_lettered)::int as dead_lettered,
+             sum(recovered)::int as recovered
+      from redrive.failure_stat where tenant_id = ${tenantId}
+      group by error_class order by error_class`)
+
+/** An alert channel; a global one (tenant null) is removed with the test's scope, as it sees every tenant. */
+const channel = (c: {
+  readonly tenantId: string | null
+  readonly events?: ReadonlyArray<string>
+  readonly minPriority?: number
+  readonly enabled?: boolean
+}) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const [row] = yield* sql<{ id: string }>`
+      insert into redrive.alert_channel (tenant_id, name, kind, url, events, min_priority, enabled)
+      values (${c.tenantId}, ${Factory.unique("channel")}, 'webhook', 'https://hooks.example.com/redrive',
+              ${c.events ?? []}::text[], ${c.minPriority ?? 10}, ${c.enabled ?? true})
+      returning id`
+    const id = Number(row!.id)
+    if (c.tenantId === null) yield* Effect.addFinalizer(() => Effect.ignore(sql`delete from redrive.alert_channel where id = ${id}`))
+    return id
+  })
+
+layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("worker settle", (it) => {
+  it.effect("with keepCompleted, a job that succeeds at once is kept as completed with its lease cleared", () =>
+    Effect.gen(function*() {
+      const Def = definition()
+      const id = yield* Enqueue.one(Def, payload, { tenantId: Factory.tenant() })
+      const row = yield* withWorker(
+        { handlers: [JobDefinition.handle(Def, () => Effect.void)], keepCompleted: true },
+        settled(id)
+      )
+      assert.isDefined(row, "the completed job was deleted")
+      assert.deepInclude(row, { state: "completed", attempt: 1, lockedBy: null, lockedUntil: null })
+      assert.instanceOf(row?.completedAt, Date)
+    }))
+
+  it.effect("with keepCompleted, a job that succeeds after a retry is kept as completed with its lease cleared", () =>
+    Effect.gen(function*() {
+      const Def = definition({ retry: { maxAttempts: 3, base: 0 } })
+      const id = yield* Enqueue.one(Def, payload, { tenantId: Factory.tenant() })
+      const handler = JobDefinition.handle(Def, (_, ctx) => ctx.attempt === 1 ? Effect.fail(new Error("flaky")) : Effect.void)
+      const row = yield* withWorker({ handlers: [handler], keepCompleted: true }, settled(id))
+      assert.isDefined(row, "the completed job was deleted")
+      assert.deepInclude(row, { state: "completed", attempt: 2, lockedBy: null, lockedUntil: null })
+      assert.instanceOf(row?.completedAt, Date)
+    }))
+
+  it.scoped("a dead letter writes a job.dead_lettered alert for every enabled channel that wants it", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const tenantId = Factory.tenant()
+      const Def = definition({ priority: 5, retry: { maxAttempts: 1 } })
+      const wanted = [
+        yield* channel({ tenantId }),
+        yield* channel({ tenantId: null, events: ["job.dead_lettered"], minPriority: 5 })
+      ]
+      // Disabled; another tenant's; other events only; only more urgent jobs than priority 5.
+      yield* channel({ tenantId, enabled: false })
+      yield* channel({ tenantId: Factory.tenant() })
+      yield* channel({ tenantId, events: ["replay.finished"] })
+      yield* channel({ tenantId, minPriority: 4 })
+
+      const id = yield* Enqueue.one(Def, payload, { tenantId })
+      yield* withWorker(
+        { handlers: [JobDefinition.handle(Def, () => Effect.fail(new Error("mailbox 42 is full")))] },
+        eventually(count(`redrive.job_dlq where job_id = ${id}`), (n) => n === 1)
+      )
+      const [dlq] = yield* sql<{ id: string; fingerprint: string }>`
+        select id, fingerprint from redrive.job_dlq where job_id = ${id}`
+      const deliveries = yield* sql<{
+        channelId: string
+        tenantId: string | null
+        event: string
+        payload: unknown
+        coalesceKey: string
+        state: string
+      }>`
+        select channel_id, tenant_id, event, payload, coalesce_key, state from redrive.alert_delivery
+        where (payload ->> 'jobId')::bigint = ${id}
+        order by channel_id`
+      assert.deepStrictEqual(deliveries.map((d) => Number(d.channelId)), wanted)
+      for (const delivery of deliveries) {
+        assert.deepStrictEqual({ ...delivery, channelId: 0 }, {
+          channelId: 0,
+          tenantId,
+          event: "job.dead_lettered",
+          payload: {
+            dlqId: Number(dlq!.id),
+            jobId: id,
+            tenantId,
+            queue: Def.queue,
+            type: Def.name,
+            errorClass: "unknown",
+            reason: "mailbox 42 is full",
+            fingerprint: dlq!.fingerprint,
+            attempts: 1
+          },
+          coalesceKey: `job.dead_lettered:${tenantId}:${Def.queue}`,
+          state: "pending"
+        })
+      }
+    }))
+
+  it.effect("a success after failures counts as recovered, and so does a replayed dead letter; a first-try success counts nothing", () =>
+    Effect.gen(function*() {
+      const replay = yield* Replay
+      const Def = definition({ retry: { maxAttempts: 3, base: 0 } })
+      const retried = Factory.tenant()
+      const replayed = Factory.tenant()
+      const firstTry = Factory.tenant()
+      yield* Enqueue.one(Def, payload, { tenantId: retried })
+      yield* Enqueue.one(Def, payload, { tenantId: firstTry })
+      // A dead letter of this type whose last failure was a validation error.
+      const dead = yield* Factory.insertDeadLetter({
+        tenantId: Ids.TenantId.make(replayed),
+        queue: Ids.QueueName.make(Def.queue),
+        type: Def.name,
+        payload,
+        errorClass: Ids.ErrorClass.make("validation")
+      })
+      yield* replay.replayOne({ id: dead.id, by: "ops" })
+
+      // All three are waiting when the worker starts, so one claim takes them and the first-try
+      // success goes through the settle statement with the others (not the plain delete).
+      const handler = JobDefinition.handle(Def, (_, ctx) =>
+        ctx.tenantId === retried && ctx.attempt === 1 ? Effect.fail(new Error("flaky")) : Effect.void)
+      yield* withWorker(
+        { handlers: [handler] },
+        eventually(count(`redrive.job where queue = '${Def.queue}'`), (n) => n === 0)
+      )
+
+      assert.deepStrictEqual(yield* stats(retried), [
+        { errorClass: "unknown", failures: 1, deadLettered: 0, recovered: 1 }
+      ])
+      // Counted under the class of the failure it recovered from: the dead letter's.
+      assert.deepStrictEqual(yield* stats(replayed), [
+        { errorClass: "validation", failures: 0, deadLettered: 0, recovered: 1 }
+      ])
+      assert.deepStrictEqual(yield* stats(firstTry), [])
+    }))
+
+  it.effect("a dead letter stores its error's fingerprint and the time of its first failure", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const Def = JobDefinition.make({
+        name: Factory.unique("fingerprinted"),
+        queue: Factory.queue(),
+        payload: Schema.Struct({ message: Schema.String }),
+        retry: { maxAttempts: 2, base: "300 millis", jitter: "none" }
+      })
+      const messages = ["upstream 503 for order 17", "upstream 503 for order 42", "upstream 503 for invoice 17"]
+      const ids = yield* Enqueue.many(Def, messages.map((message) => ({ message })), { tenantId: Factory.tenant() })
+      yield* withWorker(
+        { handlers: [JobDefinition.handle(Def, (p) => Effect.fail(new Error(p.message)))] },
+        eventually(count(`redrive.job_dlq where queue = '${Def.queue}'`), (n) => n === 3)
+      )
+      const rows = yield* sql<{ jobId: string; fingerprint: string; firstFailedAt: Date; dlqAt: Date; errorHistory: unknown }>`
+        select job_id, fingerprint, first_failed_at, dlq_at, error_history from redrive.job_dlq
+        where job_id = any(${ids}::bigint[]) order by job_id`
+      assert.deepStrictEqual(rows.map((r) => Number(r.jobId)), [...ids])
+
+      const [order17, order42, invoice17] = rows.map((r) => r.fingerprint)
+      assert.match(order17!, /^[0-9a-f]{16}$/)
+      assert.strictEqual(order42, order17, "the same error with another number is the same problem")
+      assert.notStrictEqual(invoice17, order17, "another error is another problem")
+
+      for (const row of rows) {
+        const [first] = decodeHistory(row.errorHistory)
+        assert.deepInclude(first, { attempt: 1 })
+        assert.strictEqual(row.firstFailedAt.toISOString(), first?.at.toISOString())
+        // The second attempt ran at least its 300 ms backoff later.
+        const span = row.dlqAt.getTime() - row.firstFailedAt.getTime()
+        assert.isAtLeast(span, 250, `first failure only ${span} ms before the dead letter`)
+      }
+    }))
+})
