@@ -9,7 +9,9 @@
  * leader's session ends (a SIGKILL, a crash, a lost network), so another process takes over
  * within one interval; a leader that cannot reach its connection any more steps down.
  * No cluster configuration is needed: N identical processes on one database elect one leader.
+ * On @effect/cluster runners, `layerCluster` runs the same tasks as a Singleton instead.
  */
+import { Singleton } from "@effect/cluster"
 import { SqlClient } from "@effect/sql"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { Duration, Effect, Layer, Metric, Schedule, Scope } from "effect"
@@ -80,3 +82,21 @@ export const make = (options: MaintenanceOptions = {}): Effect.Effect<void, neve
 
 /** Maintenance as a layer (Worker.layer includes it); for a process that runs no worker. */
 export const layer = (options: MaintenanceOptions = {}) => Layer.scopedDiscard(make(options))
+
+/**
+ * In cluster mode: the same tasks as an @effect/cluster Singleton, run by the runner that owns its
+ * shard and moved when that runner dies (give the workers `maintenance: false` there). A singleton
+ * whose effect ends is not restarted, so the tasks never end: each one logs and goes on.
+ */
+export const layerCluster = (options: Omit<MaintenanceOptions, "electionInterval"> = {}) =>
+  Singleton.make(
+    "redrive/maintenance",
+    Effect.scoped(
+      Effect.logInfo("redrive maintenance: this runner leads (runs the rescuer)").pipe(
+        Effect.zipRight(Metric.set(Metrics.maintenanceLeader, 1)),
+        Effect.zipRight(runTasks(options)),
+        Effect.zipRight(Effect.never),
+        Effect.ensuring(Metric.set(Metrics.maintenanceLeader, 0))
+      )
+    )
+  )

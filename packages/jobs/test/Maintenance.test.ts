@@ -2,12 +2,15 @@
  * Maintenance runs in exactly one process per database, elected without any configuration, and
  * moves to another process when its leader dies.
  */
+import { SingleRunner } from "@effect/cluster"
 import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
-import { TestDatabase } from "@redrive/database/testing"
-import { Effect } from "effect"
+import { Factory, TestDatabase } from "@redrive/database/testing"
+import { Effect, Layer } from "effect"
+import * as Maintenance from "../src/Maintenance.js"
 import { leaderLockKey } from "../src/Maintenance.js"
 import { spawnWorker } from "./processFixtures.js"
+import { eventually } from "./workerFixtures.js"
 
 /** Sessions holding the leader's advisory lock: must be exactly one. */
 const leaders = Effect.flatMap(SqlClient.SqlClient, (sql) =>
@@ -42,5 +45,29 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "120 seconds" })
       assert.isBelow(takeover, 10_000)
       assert.strictEqual(yield* leaders, 1)
       yield* Effect.log(`maintenance takeover after SIGKILL: ${takeover} ms`)
+    }).pipe(Effect.scoped))
+
+  it.effect("on @effect/cluster the same tasks run as a Singleton: an expired lease is rescued", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const job = yield* Factory.insertJob({
+        state: "running",
+        attempt: 1,
+        maxAttempts: 3,
+        lockedBy: "gone-runner",
+        lockedUntil: new Date(Date.now() - 1000),
+        heartbeatAt: new Date(Date.now() - 5000)
+      })
+      yield* Layer.buildWithScope(
+        Maintenance.layerCluster({ rescuer: { interval: "200 millis" } }).pipe(
+          Layer.provide(SingleRunner.layer({ runnerStorage: "sql" }))
+        ),
+        yield* Effect.scope
+      )
+      const state = Effect.map(
+        sql<{ state: string }>`select state from redrive.job where id = ${job.id}`,
+        (rows) => rows[0]?.state
+      )
+      assert.strictEqual(yield* eventually(state, (s) => s === "available", "30 seconds"), "available")
     }).pipe(Effect.scoped))
 })
