@@ -79,11 +79,13 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
     let pendingHead = 0
     let stopping = false
 
-    // Wake-ups of the claim loop: new work (NOTIFY, a due retry) or freed capacity.
+    // Wake-ups of the claim loop: new work (NOTIFY, a due retry, shutdown), and room (a settle freed
+    // places). Two signals, so that a settle does not cost a drained worker an empty claim.
     const wake = yield* Queue.dropping<void>(1)
     const wakeUp = () => {
       wake.unsafeOffer(undefined)
     }
+    const room = yield* Queue.dropping<void>(1)
 
     const completer = yield* Completer.make({
       sql,
@@ -98,7 +100,7 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
           held.delete(id)
           handedOver.delete(id)
         }
-        wakeUp()
+        room.unsafeOffer(undefined)
       }
     })
     const handOver = (result: Completer.Result) => {
@@ -278,16 +280,18 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
     // one-row claims would cost a round trip each.
     const smallClaim = Math.max(1, Math.floor(Math.min(batchSize, concurrency) / 4))
     const takeWake = (timeout: Duration.DurationInput) => Queue.take(wake).pipe(Effect.timeout(timeout), Effect.ignore)
+    const takeRoom = (timeout: Duration.DurationInput) =>
+      Effect.raceFirst(Queue.take(room), Queue.take(wake)).pipe(Effect.timeout(timeout), Effect.ignore)
 
     /** Claims whenever there is room, waits for a wake-up when the queues are drained or it is full. */
     const claimLoop = Effect.gen(function*() {
       while (!stopping) {
         const free = concurrency - held.size
         if (free <= 0) {
-          yield* takeWake(pollInterval)
+          yield* takeRoom(pollInterval)
           continue
         }
-        if (held.size > 0 && free < smallClaim) yield* takeWake("20 millis")
+        if (held.size > 0 && free < smallClaim) yield* takeRoom("20 millis")
         if (stopping) break
         const limit = Math.min(batchSize, concurrency - held.size)
         const rows = yield* claim(limit)
@@ -303,6 +307,7 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
       Effect.gen(function*() {
         stopping = true
         wakeUp()
+        room.unsafeOffer(undefined)
         // Let a claim in flight finish: its rows are ours only once we have them back.
         yield* Effect.interruptible(Fiber.join(claimer)).pipe(Effect.timeout(grace), Effect.ignore)
         // Not started: back at once, no attempt used.
