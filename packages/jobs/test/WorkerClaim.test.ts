@@ -9,6 +9,7 @@ import type { Control } from "@redrive/database"
 import { Factory as F, TestDatabase } from "@redrive/database/testing"
 import { Deferred, Effect, Fiber, Layer, Option, Ref, Schema } from "effect"
 import * as Enqueue from "../src/Enqueue.js"
+import type { JobContext } from "../src/JobContext.js"
 import * as JobDefinition from "../src/JobDefinition.js"
 import * as Worker from "../src/Worker.js"
 import { jobRow, jobsIn } from "./jobRows.js"
@@ -27,11 +28,27 @@ interface Start {
  * A control row for a scope. Factory.insertControl cannot write `drained` (the row needs its
  * drain_completed_at), so this test file writes its own.
  */
-const insertControl = (scope: { readonly tenantId: string; readonly queue: string; readonly state: Control.ControlState }) =>
+interface Scope {
+  readonly a: string
+  readonly b: string
+  readonly q1: string
+  readonly q2: string
+}
+
+interface ControlRow {
+  readonly tenantId: string
+  readonly queue: string
+  readonly state: Control.ControlState
+}
+
+const insertControl = (scope: ControlRow) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     sql`insert into redrive.control (tenant_id, queue, state, initiated_by, drain_completed_at)
         values (${scope.tenantId}, ${scope.queue}, ${scope.state}, 'test',
                 ${scope.state === "drained" ? sql`now()` : sql`null`})`.pipe(Effect.asVoid))
+
+const recordScope = (ran: Ref.Ref<ReadonlyArray<string>>, ctx: JobContext) =>
+  Ref.update(ran, (r) => [...r, `${ctx.tenantId}/${ctx.queue}`])
 
 /** Four scopes, two tenants by two queues, with one waiting job each. */
 const fourScopes = Effect.gen(function*() {
@@ -52,12 +69,8 @@ const fourScopes = Effect.gen(function*() {
  * run; after a few more polls the controlled ones are still waiting, never attempted.
  */
 const claimsUnder = (
-  control: (s: { readonly a: string; readonly b: string; readonly q1: string; readonly q2: string }) => {
-    readonly tenantId: string
-    readonly queue: string
-    readonly state: Control.ControlState
-  },
-  blocked: (s: { readonly a: string; readonly b: string; readonly q1: string; readonly q2: string }) => ReadonlyArray<string>
+  control: (s: Scope) => ControlRow,
+  blocked: (s: Scope) => ReadonlyArray<string>
 ) =>
   Effect.gen(function*() {
     const s = yield* fourScopes
@@ -67,7 +80,7 @@ const claimsUnder = (
     const ran = yield* Ref.make<ReadonlyArray<string>>([])
     yield* withWorker(
       {
-        handlers: [JobDefinition.handle(s.Def, (_, ctx) => Ref.update(ran, (r) => [...r, `${ctx.tenantId}/${ctx.queue}`]))],
+        handlers: [JobDefinition.handle(s.Def, (_, ctx) => recordScope(ran, ctx))],
         queues: [s.q1, s.q2]
       },
       Effect.gen(function*() {
@@ -116,10 +129,11 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "90 seconds" })(
       assert.deepStrictEqual(all.filter((s) => s.overlapping).map((s) => s.jobId), [], "no job ran twice at once")
       assert.deepStrictEqual(twice, [], "no job ran twice")
       assert.deepStrictEqual([...runsOf.keys()].sort((x, y) => x - y), [...ids].sort((x, y) => x - y), "every job ran")
-      assert.isTrue(all.some((s) => s.workerId === one) && all.some((s) => s.workerId === two), "both workers took part")
+      const took = (workerId: string) => all.some((s) => s.workerId === workerId)
+      assert.isTrue(took(one) && took(two), "both workers took part")
     }))
 
-  it.effect("a job row locked by another transaction does not stop the worker from running the queue's other jobs", () =>
+  it.effect("a job row locked by another transaction does not stop the worker from running the other jobs", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       const tenantId = F.tenant()
@@ -141,7 +155,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "90 seconds" })(
         { handlers: [JobDefinition.handle(Def, (p) => Ref.update(ran, (r) => [...r, p.n]))] },
         Effect.gen(function*() {
           yield* eventually(Ref.get(ran), (r) => r.length === others.length, "10 seconds").pipe(
-            Effect.orElseFail(() => new Error("the unlocked jobs did not run within 10 s: the claim waited for the locked row"))
+            Effect.orElseFail(() => new Error("the other jobs did not run within 10 s: the claim waited for the lock"))
           )
           const waiting = Option.getOrThrow(yield* jobRow(lockedId))
           assert.strictEqual(waiting.state, "available", "the locked job waits for its lock")
@@ -212,7 +226,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "90 seconds" })(
       yield* insertControl({ tenantId: "*", queue: "*", state: "paused" })
       yield* withWorker(
         {
-          handlers: [JobDefinition.handle(s.Def, (_, ctx) => Ref.update(ran, (r) => [...r, `${ctx.tenantId}/${ctx.queue}`]))],
+          handlers: [JobDefinition.handle(s.Def, (_, ctx) => recordScope(ran, ctx))],
           queues: [s.q1, s.q2]
         },
         Effect.gen(function*() {

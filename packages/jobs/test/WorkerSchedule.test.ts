@@ -31,11 +31,8 @@ const waitsThenRuns = (id: number, runAt: Date, starts: Ref.Ref<ReadonlyArray<nu
     yield* sleepUntil(runAt.getTime() - lookAhead)
     const early = yield* Ref.get(starts)
     const waiting = Option.getOrThrow(yield* jobRow(id))
-    assert.strictEqual(
-      early.length,
-      runsBefore,
-      early.length > runsBefore ? `run ${runsBefore + 1} started ${runAt.getTime() - early[runsBefore]!} ms before its run_at` : ""
-    )
+    const tooEarly = early.length > runsBefore ? runAt.getTime() - early[runsBefore]! : 0
+    assert.strictEqual(early.length, runsBefore, `run ${runsBefore + 1} started ${tooEarly} ms before its run_at`)
     assert.strictEqual(waiting.state, "available", "waiting shortly before its run_at")
     const started = yield* eventually(Ref.get(starts), (s) => s.length > runsBefore, "10 seconds")
     assert.isAtLeast(started[runsBefore]!, runAt.getTime(), "ran no earlier than its run_at")

@@ -45,4 +45,5 @@ export const jobsIn = (queues: ReadonlyArray<string>) =>
     })(queues)).pipe(Effect.map((row) => row.n))
 
 /** Sleeps until the wall clock reads `at` (epoch ms); returns at once if that time has passed. */
-export const sleepUntil = (at: number) => Effect.suspend(() => Effect.sleep(Duration.millis(Math.max(0, at - Date.now()))))
+export const sleepUntil = (at: number) =>
+  Effect.suspend(() => Effect.sleep(Duration.millis(Math.max(0, at - Date.now()))))
