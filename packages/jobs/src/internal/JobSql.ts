@@ -304,7 +304,8 @@ export const extendLeases = (sql: SqlClient, workerId: string, ids: ReadonlyArra
 
 /**
  * Rescues running jobs whose lease expired (their worker died or stalled): back to available
- * with a `rescued` history entry, or to job_dlq as `timeout` when their attempts are used up.
+ * with a `rescued` history entry, or to job_dlq as `timeout` when their attempts are used up
+ * (counted in failure_stat like any dead letter).
  */
 export const rescueExpired = (sql: SqlClient, r: { readonly limit: number; readonly historyCap: number }) =>
   sql.withoutTransforms()<{ readonly rescued: number; readonly deadLettered: number }>`
@@ -340,12 +341,24 @@ export const rescueExpired = (sql: SqlClient, r: { readonly limit: number; reado
         coalesce((d.error_history -> 0 ->> 'at')::timestamptz, now()), now(), d.replay_of, d.request_id, d.user_id
       from dead d
       on conflict (job_id) do nothing
+      returning tenant_id, queue, type
+    ), stats as (
+      -- Counted as the settle statement counts a dead letter (a failure and a dead letter), as timeout.
+      insert into redrive.failure_stat as fs (tenant_id, queue, type, error_class, bucket, failures, dead_lettered,
+                                              recovered)
+      select tenant_id, queue, type, 'timeout', date_trunc('minute', now()), count(*), count(*), 0
+      from moved
+      group by 1, 2, 3
+      -- the settle statement's order, so the two never lock the same counters in opposite orders
+      order by 1, 2, 3
+      on conflict (tenant_id, queue, type, error_class, bucket) do update
+        set failures = fs.failures + excluded.failures, dead_lettered = fs.dead_lettered + excluded.dead_lettered
       returning 1
     ), woken as (
       select pg_notify(${Notify.channel}, q) from (select distinct queue as q from back) b
     )
     select (select count(*) from back)::int as rescued, (select count(*) from moved)::int as "deadLettered",
-           (select count(*) from woken)::int as _woken`
+           (select count(*) from woken)::int as _woken, (select count(*) from stats)::int as _counted`
 
 /**
  * `target` locks the row and reads its newest version, so the outcome is decided on the state
