@@ -1,0 +1,49 @@
+/**
+ * Wake-ups: an enqueue NOTIFYs the queue's workers, so an idle worker runs new work at once
+ * instead of at its next poll.
+ */
+import { SqlClient, SqlSchema } from "@effect/sql"
+import { assert, layer } from "@effect/vitest"
+import { Factory as F, TestDatabase } from "@redrive/database/testing"
+import { Deferred, Effect, Schema } from "effect"
+import * as Enqueue from "../src/Enqueue.js"
+import * as JobDefinition from "../src/JobDefinition.js"
+import * as Notify from "../src/Notify.js"
+import { eventually, withWorker } from "./workerFixtures.js"
+
+const Payload = Schema.Struct({ n: Schema.Number })
+
+/** Sessions of this test's database whose last statement was a LISTEN on the wake-up channel. */
+const listeners = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  SqlSchema.single({
+    Request: Schema.String,
+    Result: Schema.Struct({ n: Schema.Int }),
+    execute: (statement) =>
+      sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and query = ${statement}`
+  })(`LISTEN "${Notify.channel}"`)).pipe(Effect.map((row) => row.n))
+
+layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })("worker wake-ups", (it) => {
+  it.effect("an idle worker is woken by an enqueue and runs the job long before its next poll", () =>
+    Effect.gen(function*() {
+      const Def = JobDefinition.make({ name: "wake.job", payload: Payload, queue: F.queue() })
+      const started = yield* Deferred.make<number>()
+      const handler = JobDefinition.handle(Def, () => Deferred.succeed(started, Date.now()))
+      yield* withWorker(
+        { handlers: [handler], pollInterval: "20 seconds" },
+        Effect.gen(function*() {
+          yield* eventually(listeners, (n) => n > 0)
+          // Its first claim came back empty: the worker now sleeps until a wake-up or its poll 20 s away.
+          yield* Effect.sleep("500 millis")
+          const enqueuedAt = Date.now()
+          yield* Enqueue.one(Def, { n: 1 }, { tenantId: F.tenant() })
+          const startedAt = yield* Deferred.await(started).pipe(
+            Effect.timeoutFail({
+              duration: "8 seconds",
+              onTimeout: () => new Error("not woken: the job did not start within 8 s of its enqueue (poll: 20 s)")
+            })
+          )
+          assert.isBelow(startedAt - enqueuedAt, 3000, `started ${startedAt - enqueuedAt} ms after its enqueue`)
+        })
+      )
+    }))
+})
