@@ -152,4 +152,73 @@ layer(Test, { excludeTestServices: true })("row-level security under withTenant"
       const total = yield* sql<{ n: string }>`select count(distinct tenant_id) as n from redrive.job where tenant_id in (${a}, ${b})`
       assert.strictEqual(Number(total[0]!.n), 2)
     }))
+
+  /** Who the session is and what it sees: role, tenant setting, tenants visible in job. */
+  const probe = Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const [row] = yield* sql<{ role: string; tenant: string | null }>`
+      select current_user as role, nullif(current_setting('redrive.tenant_id', true), '') as tenant`
+    const seen = yield* sql<{ tenantId: string }>`
+      select distinct tenant_id from redrive.job where tenant_id in (${a}, ${b}) order by tenant_id`
+    return { role: row!.role, tenant: row!.tenant, sees: seen.map((r) => r.tenantId) }
+  })
+
+  it.effect("a nested block for the same tenant keeps the outer block's role, tenant and view", () =>
+    Effect.gen(function*() {
+      yield* seed
+      const [before, after] = yield* withTenant(a, Effect.gen(function*() {
+        const before = yield* probe
+        yield* withTenant(a, probe)
+        const after = yield* probe
+        return [before, after] as const
+      }))
+      assert.deepStrictEqual(before, { role: "redrive_tenant", tenant: a, sees: [a] })
+      assert.deepStrictEqual(after, before)
+    }))
+
+  it.effect("a nested block for another tenant is refused, and the outer block keeps its view", () =>
+    Effect.gen(function*() {
+      yield* seed
+      const [refused, after] = yield* withTenant(a, Effect.gen(function*() {
+        const refused = yield* Effect.flip(withTenant(b, probe))
+        return [refused, yield* probe] as const
+      }))
+      assert.strictEqual(refused._tag, "TenantScopeConflict")
+      if (refused._tag === "TenantScopeConflict") {
+        assert.strictEqual(refused.current, a)
+        assert.strictEqual(refused.requested, b)
+      }
+      assert.deepStrictEqual(after, { role: "redrive_tenant", tenant: a, sees: [a] })
+    }))
+
+  it.effect("inside a transaction, the block puts back what it found after success, failure and interruption", () =>
+    Effect.gen(function*() {
+      yield* seed
+      const sql = yield* SqlClient.SqlClient
+      const results = yield* sql.withTransaction(Effect.gen(function*() {
+        // The enclosing transaction has a tenant setting of its own (and the owner's role).
+        yield* sql`select set_config('redrive.tenant_id', 'outer-value', true)`
+        const start = yield* probe
+        yield* withTenant(a, sql`select 1`)
+        const afterSuccess = yield* probe
+        yield* Effect.flip(withTenant(a, Effect.zipRight(sql`select 1`, Effect.fail("boom" as const))))
+        const afterFailure = yield* probe
+        yield* withTenant(a, Effect.never).pipe(Effect.timeout("100 millis"), Effect.flip)
+        const afterInterruption = yield* probe
+        return { start, afterSuccess, afterFailure, afterInterruption }
+      }))
+      assert.strictEqual(results.start.tenant, "outer-value")
+      assert.notStrictEqual(results.start.role, "redrive_tenant")
+      assert.includeMembers(results.start.sees, [a, b])
+      assert.deepStrictEqual(results.afterSuccess, results.start)
+      assert.deepStrictEqual(results.afterFailure, results.start)
+      assert.deepStrictEqual(results.afterInterruption, results.start)
+    }))
+
+  it.effect("withTenant is pipeable", () =>
+    Effect.gen(function*() {
+      yield* seed
+      const seen = yield* probe.pipe(withTenant(b))
+      assert.deepStrictEqual(seen, { role: "redrive_tenant", tenant: b, sees: [b] })
+    }))
 })
