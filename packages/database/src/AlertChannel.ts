@@ -1,7 +1,7 @@
 /** A row of `redrive.alert_channel`: a webhook or Slack destination, a tenant's or global. */
 import { Model } from "@effect/sql"
 import { Schema } from "effect"
-import { AlertChannelId, Priority, TenantId } from "./Ids.js"
+import { AlertChannelId, Priority, StoredTenantId } from "./Ids.js"
 import { GeneratedTimestamp } from "./internal/fields.js"
 
 export const AlertChannelKind = Schema.Literal("webhook", "slack")
@@ -10,7 +10,7 @@ export type AlertChannelKind = typeof AlertChannelKind.Type
 export class AlertChannel extends Model.Class<AlertChannel>("AlertChannel")({
   id: Model.Generated(AlertChannelId),
   /** null: a global channel, managed by admins, receiving every tenant's events. */
-  tenantId: Schema.NullOr(TenantId),
+  tenantId: Schema.NullOr(StoredTenantId),
   name: Schema.String.pipe(Schema.minLength(1)),
   kind: AlertChannelKind,
   url: Schema.String.pipe(Schema.pattern(/^https?:\/\//)),

@@ -1,7 +1,7 @@
 /** A row of `redrive.alert_delivery`: the outbox of alert events and the history of each try. */
 import { Model } from "@effect/sql"
 import { Schema } from "effect"
-import { AlertChannelId, AlertDeliveryId, TenantId } from "./Ids.js"
+import { AlertChannelId, AlertDeliveryId, StoredTenantId } from "./Ids.js"
 import { GeneratedTimestamp, Jsonb, NullableTimestamp, Timestamp } from "./internal/fields.js"
 
 export const AlertDeliveryState = Schema.Literal("pending", "delivered", "failed")
@@ -10,7 +10,7 @@ export type AlertDeliveryState = typeof AlertDeliveryState.Type
 export class AlertDelivery extends Model.Class<AlertDelivery>("AlertDelivery")({
   id: Model.Generated(AlertDeliveryId),
   channelId: AlertChannelId,
-  tenantId: Schema.NullOr(TenantId),
+  tenantId: Schema.NullOr(StoredTenantId),
   event: Schema.String.pipe(Schema.pattern(/^[a-z_]+\.[a-z_]+$/)),
   payload: Jsonb(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
   coalesceKey: Schema.NullOr(Schema.String),

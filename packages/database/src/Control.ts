@@ -1,12 +1,13 @@
 /** A row of `redrive.control`: the pause or drain state of a scope. No row means the scope runs. */
 import { Model } from "@effect/sql"
 import { Schema } from "effect"
-import { QueueName, TenantId } from "./Ids.js"
+import { QueueName, StoredTenantId } from "./Ids.js"
 import { GeneratedTimestamp, NullableTimestamp, Timestamp } from "./internal/fields.js"
 
 /** `*` means every tenant or every queue. */
 export const Wildcard = Schema.Literal("*")
-export const ScopeTenant = Schema.Union(Wildcard, TenantId)
+// `default` is a scope too: a single-tenant user pauses its unscoped work with it.
+export const ScopeTenant = Schema.Union(Wildcard, StoredTenantId)
 export type ScopeTenant = typeof ScopeTenant.Type
 export const ScopeQueue = Schema.Union(Wildcard, QueueName)
 export type ScopeQueue = typeof ScopeQueue.Type

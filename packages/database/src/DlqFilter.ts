@@ -3,10 +3,10 @@
  * set; an empty filter means every unreplayed dead letter the caller may see.
  */
 import { Schema } from "effect"
-import { DlqId, ErrorClass, JobType, QueueName, TenantId } from "./Ids.js"
+import { DlqId, ErrorClass, JobType, QueueName, StoredTenantId } from "./Ids.js"
 
 export const DlqFilter = Schema.Struct({
-  tenantId: Schema.optional(TenantId),
+  tenantId: Schema.optional(StoredTenantId),
   queue: Schema.optional(QueueName),
   type: Schema.optional(JobType),
   errorClass: Schema.optional(ErrorClass),

@@ -29,14 +29,27 @@ export type ApiKeyId = typeof ApiKeyId.Type
 export const ReplayRequestId = Schema.UUID.pipe(Schema.brand("ReplayRequestId"))
 export type ReplayRequestId = typeof ReplayRequestId.Type
 
-/** A real tenant: `*` is reserved for "every tenant" in control scopes. */
-export const TenantId = Schema.String.pipe(
+const tenantIdString = Schema.String.pipe(
   Schema.minLength(1),
   Schema.maxLength(128),
-  Schema.filter((s) => s !== "*" || "'*' is reserved for control scopes"),
+  Schema.filter((s) => s !== "*" || "'*' is reserved for control scopes")
+)
+
+/** The tenant a row holds: a real tenant, or `default` for work enqueued without one. */
+export const StoredTenantId = tenantIdString.pipe(Schema.brand("TenantId"))
+
+/**
+ * A real tenant, as callers name one: `*` (every tenant, in control scopes) and `default` (work
+ * enqueued without a tenant) are reserved, so no tenant can be given another's — or nobody's — rows.
+ */
+export const TenantId = tenantIdString.pipe(
+  Schema.filter((s) => s !== "default" || "'default' is reserved for work enqueued without a tenant"),
   Schema.brand("TenantId")
 )
 export type TenantId = typeof TenantId.Type
+
+/** Tenant ids no caller may use as a real tenant's. */
+export const reservedTenantIds: ReadonlySet<string> = new Set(["*", "default"])
 
 /** A real queue name: `*` is reserved for "every queue" in control scopes. */
 export const QueueName = Schema.String.pipe(
@@ -58,5 +71,5 @@ export type Priority = typeof Priority.Type
 export const ErrorClass = Schema.String.pipe(Schema.pattern(/^[a-z][a-z0-9_]{0,63}$/), Schema.brand("ErrorClass"))
 export type ErrorClass = typeof ErrorClass.Type
 
-export const DefaultTenant = TenantId.make("default")
+export const DefaultTenant = StoredTenantId.make("default")
 export const DefaultQueue = QueueName.make("default")

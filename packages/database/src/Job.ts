@@ -2,7 +2,7 @@
 import { Model } from "@effect/sql"
 import { Schema } from "effect"
 import { ErrorHistory } from "./ErrorHistory.js"
-import { DlqId, JobId, JobType, Priority, QueueName, TenantId } from "./Ids.js"
+import { DlqId, JobId, JobType, Priority, QueueName, StoredTenantId } from "./Ids.js"
 import { GeneratedTimestamp, Jsonb, JsonbValue, NullableTimestamp, Timestamp } from "./internal/fields.js"
 
 export const JobState = Schema.Literal("available", "paused", "running", "completed", "cancelled")
@@ -10,7 +10,7 @@ export type JobState = typeof JobState.Type
 
 export class Job extends Model.Class<Job>("Job")({
   id: Model.Generated(JobId),
-  tenantId: TenantId,
+  tenantId: StoredTenantId,
   queue: QueueName,
   type: JobType,
   payload: JsonbValue,

@@ -2,13 +2,13 @@
 import { Model } from "@effect/sql"
 import { Schema } from "effect"
 import { ErrorHistory } from "./ErrorHistory.js"
-import { DlqId, ErrorClass, JobId, JobType, Priority, QueueName, TenantId } from "./Ids.js"
+import { DlqId, ErrorClass, JobId, JobType, Priority, QueueName, StoredTenantId } from "./Ids.js"
 import { Jsonb, JsonbValue, NullableTimestamp, Timestamp } from "./internal/fields.js"
 
 export class JobDlq extends Model.Class<JobDlq>("JobDlq")({
   id: Model.Generated(DlqId),
   jobId: JobId,
-  tenantId: TenantId,
+  tenantId: StoredTenantId,
   queue: QueueName,
   type: JobType,
   payload: JsonbValue,

@@ -6,14 +6,15 @@
  * with the role and tenant they had before it.
  *
  * A block for the same tenant inside a tenant block is a no-op; a block for another tenant is
- * refused (`TenantScopeConflict`): one transaction serves one tenant.
+ * refused (`TenantScopeConflict`): one transaction serves one tenant. The reserved ids `default`
+ * and `*` are refused (`ReservedTenant`).
  *
  *   Tenant.withTenant(tenantId, effect)   effect.pipe(Tenant.withTenant(tenantId))
  */
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, FiberRef, Option, Schema } from "effect"
-import type { TenantId } from "./Ids.js"
+import { reservedTenantIds, type TenantId } from "./Ids.js"
 
 export const tenantRole = "redrive_tenant"
 
@@ -26,18 +27,29 @@ export class TenantScopeConflict extends Schema.TaggedError<TenantScopeConflict>
   message: Schema.String
 }) {}
 
+/** `default` (work enqueued without a tenant) and `*` are nobody's tenant: no block runs as them. */
+export class ReservedTenant extends Schema.TaggedError<ReservedTenant>()("ReservedTenant", {
+  tenantId: Schema.String,
+  message: Schema.String
+}) {}
+
 /** The tenant of the enclosing `withTenant` block, if any. */
 export const currentTenant: FiberRef.FiberRef<Option.Option<TenantId>> = FiberRef.unsafeMake(Option.none())
 
 const scoped = <A, E, R>(
   tenantId: TenantId,
   effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E | SqlError | TenantScopeConflict, R | SqlClient.SqlClient> =>
+): Effect.Effect<A, E | SqlError | TenantScopeConflict | ReservedTenant, R | SqlClient.SqlClient> =>
   Effect.flatMap(FiberRef.get(currentTenant), (current): Effect.Effect<
     A,
-    E | SqlError | TenantScopeConflict,
+    E | SqlError | TenantScopeConflict | ReservedTenant,
     R | SqlClient.SqlClient
   > => {
+    if (reservedTenantIds.has(tenantId)) {
+      return Effect.fail(
+        new ReservedTenant({ tenantId, message: `${JSON.stringify(tenantId)} is reserved and is no tenant's id` })
+      )
+    }
     if (Option.isSome(current)) {
       return current.value === tenantId ? effect : Effect.fail(
         new TenantScopeConflict({
@@ -67,11 +79,11 @@ const scoped = <A, E, R>(
 /** Runs `effect` as `tenantId` under row-level security; data-first or pipeable. */
 export function withTenant(tenantId: TenantId): <A, E, R>(
   effect: Effect.Effect<A, E, R>
-) => Effect.Effect<A, E | SqlError | TenantScopeConflict, R | SqlClient.SqlClient>
+) => Effect.Effect<A, E | SqlError | TenantScopeConflict | ReservedTenant, R | SqlClient.SqlClient>
 export function withTenant<A, E, R>(
   tenantId: TenantId,
   effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E | SqlError | TenantScopeConflict, R | SqlClient.SqlClient>
+): Effect.Effect<A, E | SqlError | TenantScopeConflict | ReservedTenant, R | SqlClient.SqlClient>
 export function withTenant<A, E, R>(tenantId: TenantId, effect?: Effect.Effect<A, E, R>) {
   return effect === undefined
     ? <A2, E2, R2>(self: Effect.Effect<A2, E2, R2>) => scoped(tenantId, self)

@@ -2,7 +2,7 @@ import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import { ControlRepo } from "../src/ControlRepo.js"
-import { JobId } from "../src/Ids.js"
+import { JobId, StoredTenantId, TenantId } from "../src/Ids.js"
 import { JobDlqRepo } from "../src/JobDlqRepo.js"
 import { JobRepo } from "../src/JobRepo.js"
 import { withTenant } from "../src/Tenant.js"
@@ -220,5 +220,18 @@ layer(Test, { excludeTestServices: true })("row-level security under withTenant"
       yield* seed
       const seen = yield* probe.pipe(withTenant(b))
       assert.deepStrictEqual(seen, { role: "redrive_tenant", tenant: b, sees: [b] })
+    }))
+
+  it.effect("the reserved ids `default` and `*` are no tenant's: a block for them is refused", () =>
+    Effect.gen(function*() {
+      yield* seed
+      for (const reserved of ["default", "*"]) {
+        const refused = yield* Effect.flip(withTenant(StoredTenantId.make(reserved, true), probe))
+        assert.strictEqual(refused._tag, "ReservedTenant")
+      }
+      assert.throws(() => TenantId.make("default"))
+      assert.throws(() => TenantId.make("*"))
+      // Rows keep `default` for work enqueued without a tenant.
+      assert.strictEqual(StoredTenantId.make("default"), "default")
     }))
 })

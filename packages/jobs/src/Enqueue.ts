@@ -55,7 +55,8 @@ const payloadLimitOnce = Effect.suspend(() =>
 )
 
 const OptionsSchema = Schema.Struct({
-  tenantId: Ids.TenantId,
+  // A real tenant, or none: work enqueued without one belongs to the reserved `default`.
+  tenantId: Schema.NullOr(Ids.TenantId),
   priority: Ids.Priority,
   maxAttempts: Schema.Int.pipe(Schema.between(1, 1000)),
   requestId: Schema.NullOr(Schema.String.pipe(Schema.maxLength(200))),
@@ -66,12 +67,13 @@ const decodeOptions = Schema.decodeUnknown(OptionsSchema)
 
 const checkOptions = (definition: Pick<AnyJobDefinition, "priority" | "retry">, o: EnqueueOptions) =>
   decodeOptions({
-    tenantId: o.tenantId ?? Ids.DefaultTenant,
+    tenantId: o.tenantId ?? null,
     priority: o.priority ?? definition.priority,
     maxAttempts: o.maxAttempts ?? definition.retry.maxAttempts,
     requestId: o.requestId ?? null,
     userId: o.userId ?? null
   }).pipe(
+    Effect.map((decoded) => ({ ...decoded, tenantId: decoded.tenantId ?? Ids.DefaultTenant })),
     Effect.mapError((e) => {
       const path = ArrayFormatter.formatErrorSync(e)[0]?.path ?? []
       return new InvalidEnqueueOption({ field: path.map(String).join(".") || "options", message: e.message })

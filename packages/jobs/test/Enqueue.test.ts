@@ -53,6 +53,21 @@ layer(TestDatabase.layer, { excludeTestServices: true })("enqueue", (it) => {
       assert.strictEqual(yield* count(`redrive.job where tenant_id = '${tenantId}'`), 0)
     }))
 
+  it.effect("the reserved tenant ids are refused; a job without a tenant is unscoped (`default`)", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const subject = Factory.unique("reserved")
+      for (const tenantId of ["default", "*"]) {
+        const refused = yield* Effect.flip(Enqueue.one(SendEmail, { to: "a@b.c", subject }, { tenantId }))
+        assert.strictEqual(refused._tag, "Redrive/InvalidEnqueueOption")
+        assert.strictEqual(refused._tag === "Redrive/InvalidEnqueueOption" ? refused.field : "", "tenantId")
+      }
+      assert.strictEqual(yield* count(`redrive.job where payload->>'subject' = '${subject}'`), 0)
+      const id = yield* Enqueue.one(SendEmail, { to: "a@b.c", subject })
+      const [row] = yield* sql<{ tenantId: string }>`select tenant_id from redrive.job where id = ${id}`
+      assert.strictEqual(row!.tenantId, "default")
+    }))
+
   it.effect("a duplicate idempotency key returns the first job while it is unfinished", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
