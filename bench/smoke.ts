@@ -36,3 +36,11 @@ const program = Effect.gen(function*() {
   console.log(`process ${N}: ${(performance.now() - t).toFixed(0)} ms, ${(N / ((performance.now() - t) / 1000)).toFixed(0)} jobs/s, node cpu ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms`)
 })
 await Effect.runPromise(program.pipe(Effect.provide(Database.layer({ url, maxConnections: 6 })), Effect.provide(NodeContext.layer)))
+if (process.env.METRICS) {
+  const { Metrics } = await import("@redrive/jobs")
+  const { Metric } = await import("effect")
+  for (const [name, m] of [["claim", Metrics.claimBatchSize], ["settle", Metrics.settleBatchSize]] as const) {
+    const state = await Effect.runPromise(Metric.value(m))
+    console.log(name, "count", state.count, "sum", state.sum, "avg", (state.sum / state.count).toFixed(1))
+  }
+}

@@ -50,6 +50,7 @@ export const make = (options: CompleterOptions) =>
 
     const settle = (batch: ReadonlyArray<Result>, release: ReadonlyArray<number>) =>
       Effect.gen(function*() {
+        yield* Metric.update(Metrics.settleBatchSize, batch.length + release.length)
         const done: Array<number> = []
         const failures: Array<JobSql.SettleFailure> = []
         const toRelease: Array<number> = [...release]
