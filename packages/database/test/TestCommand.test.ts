@@ -6,24 +6,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { execFile } from "node:child_process"
-import { chmodSync, mkdtempSync, rmSync } from "node:fs"
-import { createServer } from "node:net"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { inject } from "vitest"
+import { Scratch } from "../src/testing/index.js"
 
 const root = fileURLToPath(new URL("../../..", import.meta.url))
 const fixture = (name: string) => `packages/database/test/fixtures/test-command/${name}.fixture.ts`
-
-const freePort = Effect.async<number>((resume) => {
-  const server = createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 0
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
 
 /** Runs the suite's vitest config over one fixture file; resolves with the exit code and output. */
 const runSuite = (include: string, env: NodeJS.ProcessEnv) =>
@@ -45,35 +34,30 @@ const withoutDatabaseUrl = (): NodeJS.ProcessEnv => {
   return env
 }
 
+/** The failing fixture makes the command exit non-zero, the passing one exit 0. */
+const exitCodes = (env: NodeJS.ProcessEnv) =>
+  Effect.gen(function*() {
+    const failing = yield* runSuite(fixture("failing"), env)
+    assert.notStrictEqual(failing.code, 0, failing.output)
+    assert.match(failing.output, /1 failed/)
+    const passing = yield* runSuite(fixture("passing"), env)
+    assert.strictEqual(passing.code, 0, passing.output)
+    assert.match(passing.output, /1 passed/)
+  })
+
 describe("the test command", () => {
   it.effect("exits non-zero when a test fails, against DATABASE_URL", () =>
-    Effect.gen(function*() {
-      const env = { ...process.env, DATABASE_URL: inject("redriveAdminUrl") }
-      const failing = yield* runSuite(fixture("failing"), env)
-      assert.notStrictEqual(failing.code, 0, failing.output)
-      assert.match(failing.output, /1 failed/)
-      const passing = yield* runSuite(fixture("passing"), env)
-      assert.strictEqual(passing.code, 0, passing.output)
-      assert.match(passing.output, /1 passed/)
-    }), { timeout: 120_000 })
+    exitCodes({ ...process.env, DATABASE_URL: inject("redriveAdminUrl") }), { timeout: 120_000 })
 
   it.effect("exits non-zero when a test fails, against the embedded server", () =>
     Effect.gen(function*() {
       // A fresh embedded server of its own: initdb, start, run the fixture, stop.
-      const dir = mkdtempSync(join(tmpdir(), "redrive-test-command-"))
-      chmodSync(dir, 0o755) // as root, the server runs as the postgres user and must reach its data directory
-      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
-      const env = {
+      const dir = yield* Scratch.directory("redrive-test-command")
+      yield* exitCodes({
         ...withoutDatabaseUrl(),
         REDRIVE_TEST_EMBEDDED_DIR: join(dir, "postgres"),
-        REDRIVE_TEST_EMBEDDED_PORT: String(yield* freePort)
-      }
-      const failing = yield* runSuite(fixture("failing"), env)
-      assert.notStrictEqual(failing.code, 0, failing.output)
-      assert.match(failing.output, /1 failed/)
-      const passing = yield* runSuite(fixture("passing"), env)
-      assert.strictEqual(passing.code, 0, passing.output)
-      assert.match(passing.output, /1 passed/)
+        REDRIVE_TEST_EMBEDDED_PORT: String(yield* Scratch.freePort)
+      })
     }).pipe(Effect.scoped), { timeout: 120_000 })
 })
 

@@ -50,14 +50,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "120 seconds" })
   it.effect("on @effect/cluster the same tasks run as a Singleton: an expired lease is rescued", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
-      const job = yield* Factory.insertJob({
-        state: "running",
-        attempt: 1,
-        maxAttempts: 3,
-        lockedBy: "gone-runner",
-        lockedUntil: new Date(Date.now() - 1000),
-        heartbeatAt: new Date(Date.now() - 5000)
-      })
+      const job = yield* Factory.insertJob({ maxAttempts: 3, ...Factory.abandoned("gone-runner", 1) })
       yield* Layer.buildWithScope(
         Maintenance.layerCluster({ rescuer: { interval: "200 millis" } }).pipe(
           Layer.provide(SingleRunner.layer({ runnerStorage: "sql" }))

@@ -6,30 +6,16 @@
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Database, DatabaseUrl, EmbeddedPostgres, MigrationRunner } from "@redrive/database"
-import { AdminClient } from "@redrive/database/testing"
+import { AdminClient, Scratch } from "@redrive/database/testing"
 import { Effect, Exit, Schedule, Scope } from "effect"
-import { chmodSync, mkdtempSync, rmSync } from "node:fs"
-import { createServer } from "node:net"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { spawnWorker } from "./processFixtures.js"
-
-const freePort = Effect.async<number>((resume) => {
-  const server = createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 0
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
 
 describe("a database outage", () => {
   it.live("jobs whose settle failed while Postgres was down for 10 s run again after their lease, none dead-lettered", () =>
     Effect.gen(function*() {
-      const dir = mkdtempSync(join(tmpdir(), "redrive-outage-"))
-      chmodSync(dir, 0o755) // as root, the server runs as the postgres user and must reach its data directory
-      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
-      const options = { dataDir: join(dir, "postgres"), port: yield* freePort, fast: true }
+      const dir = yield* Scratch.directory("redrive-outage")
+      const options = { dataDir: join(dir, "postgres"), port: yield* Scratch.freePort, fast: true }
       const serverScope = yield* Scope.make()
       const server = yield* EmbeddedPostgres.start(options).pipe(Scope.extend(serverScope))
       yield* DatabaseUrl.ensureDatabase(server.adminUrl, "outage")

@@ -28,12 +28,8 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
         tenantId,
         queue,
         type,
-        state: "running",
-        attempt: 3,
         maxAttempts: 3,
-        lockedBy: "dead-worker",
-        lockedUntil: new Date(Date.now() - 1000),
-        heartbeatAt: new Date(Date.now() - 5000)
+        ...Factory.abandoned("dead-worker", 3)
       })
       const result = yield* Rescuer.rescueOnce()
       assert.isAtLeast(result.deadLettered, 1)
@@ -77,12 +73,8 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
       const tenantId = Factory.tenant()
       const job = yield* Factory.insertJob({
         tenantId,
-        state: "running",
-        attempt: 1,
         maxAttempts: 3,
-        lockedBy: "stalled-worker",
-        lockedUntil: new Date(Date.now() - 1000),
-        heartbeatAt: new Date(Date.now() - 5000)
+        ...Factory.abandoned("stalled-worker", 1)
       })
       yield* Rescuer.rescueOnce()
       const [back] = yield* sql<{ state: string; attempt: number; history: ReadonlyArray<Record<string, unknown>> }>`

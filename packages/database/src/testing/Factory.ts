@@ -115,6 +115,15 @@ export const dlqId = (n: number) => DlqId.make(n)
 export const insertJob = (overrides: Partial<JobInsert> = {}) =>
   Effect.flatMap(JobRepo, (jobs) => jobs.insert(job(overrides))).pipe(Effect.provide(JobRepo.Default))
 
+/** The columns of a job whose worker died mid-attempt: running, its lease expired a second ago. */
+export const abandoned = (lockedBy: string, attempt: number): Partial<JobInsert> => ({
+  state: "running",
+  attempt,
+  lockedBy,
+  lockedUntil: new Date(Date.now() - 1000),
+  heartbeatAt: new Date(Date.now() - 5000)
+})
+
 /** Inserts a dead letter row, through JobDlqRepo. */
 export const insertDeadLetter = (overrides: Partial<JobDlqInsert> = {}) =>
   Effect.flatMap(JobDlqRepo, (dlq) => dlq.insert(deadLetter(overrides))).pipe(Effect.provide(JobDlqRepo.Default))
