@@ -5,6 +5,9 @@
 import { Schema } from "effect"
 import { DlqId, ErrorClass, JobType, QueueName, StoredTenantId } from "./Ids.js"
 
+/** Most ids a filter lists; a longer list is refused by the Schema, naming `ids`. */
+export const maxIds = 1000
+
 export const DlqFilter = Schema.Struct({
   tenantId: Schema.optional(StoredTenantId),
   queue: Schema.optional(QueueName),
@@ -15,7 +18,9 @@ export const DlqFilter = Schema.Struct({
   dlqFrom: Schema.optional(Schema.Date),
   /** dlq_at < dlqTo */
   dlqTo: Schema.optional(Schema.Date),
-  ids: Schema.optional(Schema.Array(DlqId).pipe(Schema.maxItems(10_000)))
+  ids: Schema.optional(
+    Schema.Array(DlqId).pipe(Schema.maxItems(maxIds, { message: () => `ids: at most ${maxIds} ids per filter` }))
+  )
 }).pipe(
   Schema.filter((f) =>
     f.dlqFrom === undefined || f.dlqTo === undefined || f.dlqFrom.getTime() < f.dlqTo.getTime() ||

@@ -41,9 +41,6 @@ export type ErrorHistory = typeof ErrorHistory.Type
 /** Default cap: first + dropped marker + 48 newest. */
 export const defaultCap = 50
 
-/** Stack traces are truncated to this many characters before they are stored. */
-export const maxStackLength = 4000
-
 /** Appends an entry, keeping the first entry and the newest, and counting what was dropped. */
 export const append = (history: ErrorHistory, entry: ErrorHistoryEntry, cap: number = defaultCap): ErrorHistory => {
   if (cap < 3) throw new RangeError(`history cap must be at least 3, got ${cap}`)

@@ -8,9 +8,9 @@
  * only on demand (`stackOf`): formatting a stack costs more than the rest of a failed attempt.
  */
 import { HttpClientError } from "@effect/platform"
-import { ErrorHistory } from "@redrive/database"
 import { Cause, Option } from "effect"
 import type { AnyJobDefinition } from "./JobDefinition.js"
+import * as Limits from "./Limits.js"
 
 export interface Classification {
   readonly errorClass: string
@@ -68,19 +68,18 @@ const messageOf = (error: unknown): string => {
   }
 }
 
-/** The top of a stack is what identifies a failure: keep 12 lines, at most maxStackLength characters. */
-const truncate = (stack: string | undefined) => {
-  if (stack === undefined) return undefined
+/** The top of a stack is what identifies a failure: keep 12 lines, at most `maxBytes` UTF-8 bytes. */
+const truncateStack = (stack: string, maxBytes: number) => {
   const lines = stack.split("\n", 13)
   const top = lines.length > 12 ? `${lines.slice(0, 12).join("\n")}\n    …` : stack
-  return top.length > ErrorHistory.maxStackLength ? `${top.slice(0, ErrorHistory.maxStackLength)}…` : top
+  return Limits.truncate(top, maxBytes)
 }
 
 /** The failure's stack, truncated for storage (undefined when it has none). */
-export const stackOf = (classification: Classification): string | undefined => {
+export const stackOf = (classification: Classification, maxBytes: number): string | undefined => {
   const { error } = classification
   const stack = error instanceof Error ? error.stack : field(error, "stack")
-  return typeof stack === "string" ? truncate(stack) : undefined
+  return typeof stack === "string" ? truncateStack(stack, maxBytes) : undefined
 }
 
 /** Retry-After as seconds or an HTTP date, in milliseconds from now. */

@@ -6,10 +6,11 @@
  */
 import { SqlClient } from "@effect/sql"
 import { DatabaseError as DbError, Ids } from "@redrive/database"
-import { Config, Effect, Metric, Schema } from "effect"
+import { Effect, Metric, Schema } from "effect"
 import { ArrayFormatter, type ParseError } from "effect/ParseResult"
 import * as JobSql from "./internal/JobSql.js"
 import type { AnyJobDefinition, JobDefinition } from "./JobDefinition.js"
+import * as Limits from "./Limits.js"
 import * as Metrics from "./Metrics.js"
 
 export interface EnqueueOptions {
@@ -29,12 +30,9 @@ export interface EnqueueManyOptions extends Omit<EnqueueOptions, "idempotencyKey
   readonly idempotencyKeys?: ReadonlyArray<string | undefined>
 }
 
-/** A payload too large to store (REDRIVE_MAX_PAYLOAD_BYTES, default 1 MiB). */
-export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("Redrive/PayloadTooLarge", {
-  index: Schema.Int,
-  bytes: Schema.Int,
-  limit: Schema.Int
-}) {}
+/** A payload, or a batch's total, over its byte limit (see Limits); nothing was written. */
+export const PayloadTooLarge = Limits.PayloadTooLarge
+export type PayloadTooLarge = Limits.PayloadTooLarge
 
 /** An enqueue option that is out of range (names the option). */
 export class InvalidEnqueueOption extends Schema.TaggedError<InvalidEnqueueOption>()("Redrive/InvalidEnqueueOption", {
@@ -43,16 +41,6 @@ export class InvalidEnqueueOption extends Schema.TaggedError<InvalidEnqueueOptio
 }) {}
 
 export type EnqueueError = ParseError | PayloadTooLarge | InvalidEnqueueOption | DbError.DatabaseError | DbError.InvalidRow
-
-export const maxPayloadBytes = Config.integer("REDRIVE_MAX_PAYLOAD_BYTES").pipe(Config.withDefault(1024 * 1024))
-
-// Read once per process: reading Config on every call cost ~180 µs, more than the rest of an enqueue.
-let payloadLimit: number | undefined
-const payloadLimitOnce = Effect.suspend(() =>
-  payloadLimit !== undefined
-    ? Effect.succeed(payloadLimit)
-    : Effect.map(Effect.orDie(maxPayloadBytes), (limit) => (payloadLimit = limit))
-)
 
 const OptionsSchema = Schema.Struct({
   // A real tenant, or none: work enqueued without one belongs to the reserved `default`.
@@ -80,14 +68,12 @@ const checkOptions = (definition: Pick<AnyJobDefinition, "priority" | "retry">, 
     })
   )
 
-/**
- * Enqueues many jobs of one type in one statement; returns their ids in input order. A job
- * whose idempotency key is already held by an unfinished job gets that job's id instead.
- */
-export const many = <A, I>(
+/** `fieldOf` names a payload in a PayloadTooLarge. */
+const insert = <A, I>(
   definition: JobDefinition<A, I>,
   payloads: ReadonlyArray<A>,
-  options: EnqueueManyOptions = {}
+  options: EnqueueManyOptions,
+  fieldOf: (index: number) => string
 ): Effect.Effect<ReadonlyArray<Ids.JobId>, EnqueueError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     if (payloads.length === 0) return []
@@ -101,13 +87,16 @@ export const many = <A, I>(
     const checked = yield* checkOptions(definition, options)
     const encoded = yield* definition.encodePayloads(payloads)
     const json = JSON.stringify(encoded)
-    const limit = yield* payloadLimitOnce
-    if (json.length > limit) {
+    const limits = yield* Limits.Current
+    // The batch's JSON holds every payload: under the per-job limit, no payload can be over it.
+    // A UTF-16 unit is at most 3 UTF-8 bytes, so most batches skip counting bytes at all.
+    const under = Math.min(limits.payloadBytes, limits.batchBytes)
+    if (json.length * 3 > under && Limits.byteLength(json) > under) {
       // Only on the slow path: find the offending payload to name it.
       for (let i = 0; i < encoded.length; i++) {
-        const bytes = Buffer.byteLength(JSON.stringify(encoded[i]))
-        if (bytes > limit) return yield* new PayloadTooLarge({ index: i, bytes, limit })
+        yield* Limits.checkBytes(fieldOf(i), JSON.stringify(encoded[i]), limits.payloadBytes)
       }
+      yield* Limits.checkBytes("payloads", json, limits.batchBytes)
     }
     const sql = yield* SqlClient.SqlClient
     const hasKeys = keys !== undefined && keys.some((k) => k !== undefined)
@@ -156,6 +145,17 @@ export const many = <A, I>(
     return ids
   }).pipe(Effect.withSpan("Enqueue.many", { attributes: { type: definition.name, count: payloads.length } }))
 
+/**
+ * Enqueues many jobs of one type in one statement; returns their ids in input order. A job
+ * whose idempotency key is already held by an unfinished job gets that job's id instead.
+ */
+export const many = <A, I>(
+  definition: JobDefinition<A, I>,
+  payloads: ReadonlyArray<A>,
+  options: EnqueueManyOptions = {}
+): Effect.Effect<ReadonlyArray<Ids.JobId>, EnqueueError, SqlClient.SqlClient> =>
+  insert(definition, payloads, options, (i) => `payloads[${i}]`)
+
 /** Enqueues one job; returns its id (or, for a duplicate idempotency key, the first job's id). */
 export const one = <A, I>(
   definition: JobDefinition<A, I>,
@@ -164,7 +164,12 @@ export const one = <A, I>(
 ): Effect.Effect<Ids.JobId, EnqueueError, SqlClient.SqlClient> => {
   const { idempotencyKey, ...rest } = options
   return Effect.map(
-    many(definition, [payload], idempotencyKey === undefined ? rest : { ...rest, idempotencyKeys: [idempotencyKey] }),
+    insert(
+      definition,
+      [payload],
+      idempotencyKey === undefined ? rest : { ...rest, idempotencyKeys: [idempotencyKey] },
+      () => "payload"
+    ),
     (ids) => ids[0]!
   )
 }

@@ -16,6 +16,7 @@ import { DatabaseError as DbError, Ids } from "@redrive/database"
 import { Effect, Either, Layer, ParseResult, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import * as JobCommands from "./JobCommands.js"
+import { PayloadTooLarge } from "./Limits.js"
 import { InvalidPayload, Replay, UnknownJobType } from "./Replay.js"
 
 /** The entity id of a target: `job:<id>` or `dlq:<id>`. */
@@ -70,7 +71,14 @@ export const ReplayCommand = Rpc.make("Replay", {
     payload: Schema.optional(Schema.parseJson())
   },
   success: ReplayResult,
-  error: Schema.Union(...AddressErrors, DbError.DeadLetterNotFound, InvalidPayload, UnknownJobType, ...StoreErrors),
+  error: Schema.Union(
+    ...AddressErrors,
+    DbError.DeadLetterNotFound,
+    InvalidPayload,
+    PayloadTooLarge,
+    UnknownJobType,
+    ...StoreErrors
+  ),
   primaryKey: (p) => p.requestId
 })
   .annotate(ClusterSchema.Persisted, true)

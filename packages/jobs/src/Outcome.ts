@@ -9,6 +9,7 @@ import type { ErrorHistory } from "@redrive/database"
 import { Cause, Data, Exit, Option } from "effect"
 import { type Classification, classifyCause, stackOf } from "./Classify.js"
 import type { AnyJobDefinition } from "./JobDefinition.js"
+import * as Limits from "./Limits.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 import * as Verdict from "./Verdict.js"
 
@@ -45,10 +46,13 @@ export interface DecideInput {
   readonly durationMs: number
   /** A draw in [0, 1) for the backoff jitter. */
   readonly random: number
+  /** Byte caps of the entry's message and stack (default Limits.defaults). */
+  readonly limits?: Pick<Limits.Limits, "messageBytes" | "stackBytes">
 }
 
 export const decide = (input: DecideInput): Outcome => {
   const { definition, exit, job, now } = input
+  const limits = input.limits ?? Limits.defaults
   if (Exit.isSuccess(exit)) return Outcome.Completed()
   const cause = exit.cause
   if (Cause.isInterruptedOnly(cause)) return Outcome.Released()
@@ -61,15 +65,17 @@ export const decide = (input: DecideInput): Outcome => {
 
   // Stacks are kept for defects and for the attempt that dead-letters a job; a retried typed
   // failure records its message only (formatting a stack cost more than the rest of the attempt).
+  // Both are truncated, never refused: a failing job must always be recorded.
   const failed = (kind: ErrorHistory.AttemptKind, nextRunAt?: Date, final = false): Failed => {
-    const stack = classification.defect || final ? stackOf(classification) : undefined
+    const stack = classification.defect || final ? stackOf(classification, limits.stackBytes) : undefined
+    const message = Limits.truncate(classification.message, limits.messageBytes)
     const entry: ErrorHistory.AttemptEntry = {
       attempt: job.attempt,
       at: new Date(now),
       kind,
       errorClass: classification.errorClass,
       tag: classification.tag,
-      message: classification.message,
+      message,
       durationMs: Math.max(0, Math.round(input.durationMs)),
       workerId: input.workerId,
       ...(stack !== undefined ? { stack } : {}),
@@ -78,7 +84,7 @@ export const decide = (input: DecideInput): Outcome => {
     return {
       entry,
       errorClass: classification.errorClass,
-      reason: classification.message
+      reason: message
     }
   }
 

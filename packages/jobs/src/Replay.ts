@@ -25,6 +25,7 @@ import {
 } from "effect"
 import * as ReplaySql from "./internal/replaySql.js"
 import { JobRegistry } from "./JobRegistry.js"
+import * as Limits from "./Limits.js"
 import * as Metrics from "./Metrics.js"
 import * as Notify from "./Notify.js"
 
@@ -68,7 +69,10 @@ export interface ReplayOneInput {
   readonly id: Ids.DlqId
   /** Who replays (a user, an API key name): recorded in `replayed_by` and the history entry. */
   readonly by: string
-  /** An edited payload, validated with the job type's Schema and stored in its encoded form. */
+  /**
+   * An edited payload, validated with the job type's Schema and stored in its encoded form;
+   * over the per-job byte limit (Limits.payloadBytes) it is refused with PayloadTooLarge.
+   */
   readonly payload?: unknown
 }
 
@@ -118,7 +122,7 @@ export class Replay extends Context.Tag("@redrive/jobs/Replay")<Replay, {
     input: ReplayOneInput
   ) => Effect.Effect<
     ReplayOneResult,
-    DeadLetterNotFound | InvalidPayload | UnknownJobType | DatabaseError | InvalidRow
+    DeadLetterNotFound | InvalidPayload | Limits.PayloadTooLarge | UnknownJobType | DatabaseError | InvalidRow
   >
   readonly createBulk: (
     input: BulkReplay
@@ -201,6 +205,8 @@ export const make = (options: ReplayOptions = {}) =>
       )
       const json = JSON.stringify(stored) as string | undefined
       if (json === undefined) return yield* invalid([], "the payload is not a JSON value")
+      // The limit an enqueue of this payload would meet, checked before the dead letter is touched.
+      yield* Limits.checkBytes("payload", json, (yield* Limits.Current).payloadBytes)
       return json
     })
 

@@ -19,6 +19,7 @@ import { Cause, Duration, Effect, Exit, Fiber, FiberSet, Layer, Metric, Queue, R
 import { hostname } from "node:os"
 import * as Completer from "./internal/Completer.js"
 import * as JobSql from "./internal/JobSql.js"
+import * as Limits from "./Limits.js"
 import type { JobContext } from "./JobContext.js"
 import type { HandlersContext, JobHandler } from "./JobDefinition.js"
 import * as Maintenance from "./Maintenance.js"
@@ -69,6 +70,7 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
     const pollInterval = Duration.decode(options.pollInterval ?? "1 second")
     const leaseMs = Duration.toMillis(options.lease ?? "30 seconds")
     const grace = Duration.decode(options.shutdownGrace ?? "10 seconds")
+    const limits = yield* Limits.Current
 
     /** Claimed and not yet settled: what this worker holds a lease on. */
     const held = new Set<number>()
@@ -153,7 +155,8 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
             workerId,
             now,
             durationMs: now - started,
-            random
+            random,
+            limits
           })
         }
       })

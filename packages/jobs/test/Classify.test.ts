@@ -4,6 +4,7 @@ import { Cause, Effect, FiberId, Option, Schema } from "effect"
 import * as Classify from "../src/Classify.js"
 import * as JobDefinition from "../src/JobDefinition.js"
 import * as JobErrors from "../src/JobErrors.js"
+import * as Limits from "../src/Limits.js"
 
 const none = { classify: () => Option.none<string>() }
 const classify = (e: unknown) => Classify.classifyError(e, none, false, 0).errorClass
@@ -212,7 +213,8 @@ describe("classifyCause", () => {
 })
 
 describe("stackOf", () => {
-  const stackOf = (error: unknown) => Classify.stackOf(Classify.classifyError(error, none, false, 0))
+  const stackOf = (error: unknown, maxBytes = Limits.defaults.stackBytes) =>
+    Classify.stackOf(Classify.classifyError(error, none, false, 0), maxBytes)
   const withStack = (stack: string) => Object.assign(new Error("x"), { stack })
   const frames = (n: number) => Array.from({ length: n }, (_, i) => `    at frame${i} (file.ts:${i}:1)`)
 
@@ -227,11 +229,11 @@ describe("stackOf", () => {
     assert.strictEqual(stackOf(withStack(lines.slice(0, 13).join("\n"))), `${lines.slice(0, 12).join("\n")}\n    …`)
   })
 
-  it("cuts a stack at the storage limit and marks the cut", () => {
-    const limit = 4000
-    const exact = "E".repeat(limit)
-    assert.strictEqual(stackOf(withStack(exact)), exact)
-    assert.strictEqual(stackOf(withStack(`${exact}EE\n    at f`)), `${exact}…`)
+  it("cuts a stack at its byte limit, on a character boundary, and marks the cut", () => {
+    const exact = "é".repeat(32)
+    assert.strictEqual(stackOf(withStack(exact), 64), exact)
+    // 64 bytes less the 14 of the marker leave 50: "E" and 24 "é" (49), not half of a 25th.
+    assert.strictEqual(stackOf(withStack(`E${"é".repeat(40)}\n    at f`), 64), `E${"é".repeat(24)}${Limits.truncatedMarker}`)
   })
 
   it("reads a stack carried by a non-Error value, and none when there is no text stack", () => {

@@ -4,6 +4,7 @@ import { Factory, TestDatabase } from "@redrive/database/testing"
 import { Context, Effect, Either, Queue, Schema, Tracer } from "effect"
 import * as Enqueue from "../src/Enqueue.js"
 import * as JobDefinition from "../src/JobDefinition.js"
+import * as Limits from "../src/Limits.js"
 import * as Notify from "../src/Notify.js"
 import { listenForWakeUps } from "./notifyFixtures.js"
 import { count } from "./workerFixtures.js"
@@ -144,20 +145,20 @@ layer(TestDatabase.layer, { excludeTestServices: true })("enqueue", (it) => {
 
   it.effect("a payload over REDRIVE_MAX_PAYLOAD_BYTES is refused with the limit named, and nothing is written", () =>
     Effect.gen(function*() {
-      const limit = yield* Enqueue.maxPayloadBytes
+      const limit = (yield* Limits.Current).payloadBytes
       const tenantId = Factory.tenant()
       const atLimit = payloadOfBytes(limit)
       const overLimit = payloadOfBytes(limit + 1)
 
       const refused = yield* refusal(Enqueue.one(SendEmail, overLimit, { tenantId }))
       assert.instanceOf(refused, Enqueue.PayloadTooLarge)
-      assert.deepInclude(refused, { _tag: "Redrive/PayloadTooLarge", index: 0, bytes: limit + 1, limit })
+      assert.deepInclude(refused, { _tag: "Redrive/PayloadTooLarge", field: "payload", bytes: limit + 1, limit })
       assert.strictEqual(yield* count(`redrive.job where tenant_id = '${tenantId}'`), 0)
 
       // One oversized item refuses the whole batch, naming its index.
       const small = { to: "s@example.com", subject: "small" }
       const batch = yield* refusal(Enqueue.many(SendEmail, [small, small, overLimit, small], { tenantId }))
-      assert.deepInclude(batch, { _tag: "Redrive/PayloadTooLarge", index: 2, bytes: limit + 1, limit })
+      assert.deepInclude(batch, { _tag: "Redrive/PayloadTooLarge", field: "payloads[2]", bytes: limit + 1, limit })
       assert.strictEqual(yield* count(`redrive.job where tenant_id = '${tenantId}'`), 0)
 
       // The limit is per payload and inclusive: a payload of exactly the limit, and a batch whose
@@ -165,6 +166,49 @@ layer(TestDatabase.layer, { excludeTestServices: true })("enqueue", (it) => {
       const third = payloadOfBytes(Math.floor(limit / 3) + 10)
       yield* Enqueue.many(SendEmail, [atLimit, third, third, third], { tenantId })
       assert.strictEqual(yield* count(`redrive.job where tenant_id = '${tenantId}'`), 4)
+    }))
+
+  it.effect("the payload limit counts UTF-8 bytes: 600,000 \"é\" (1.2 MB in 600,000 characters) is over 1 MiB", () =>
+    Effect.gen(function*() {
+      const tenantId = Factory.tenant()
+      const accented = { to: "e@example.com", subject: "é".repeat(600_000) }
+      const bytes = Buffer.byteLength(JSON.stringify(accented), "utf8")
+      assert.isBelow(JSON.stringify(accented).length, Limits.defaults.payloadBytes)
+
+      const refused = yield* refusal(Enqueue.one(SendEmail, accented, { tenantId }))
+      assert.instanceOf(refused, Limits.PayloadTooLarge)
+      assert.deepInclude(refused, { field: "payload", bytes, limit: Limits.defaults.payloadBytes })
+      const inBatch = yield* refusal(Enqueue.many(SendEmail, [payload, accented], { tenantId }))
+      assert.deepInclude(inBatch, { _tag: "Redrive/PayloadTooLarge", field: "payloads[1]", bytes })
+      assert.strictEqual(yield* count(`redrive.job where tenant_id = '${tenantId}'`), 0)
+    }))
+
+  it.effect("a batch whose payloads are each under the limit but together over REDRIVE_MAX_BATCH_BYTES writes nothing", () =>
+    Effect.gen(function*() {
+      const tenantId = Factory.tenant()
+      const { batchBytes, payloadBytes } = Limits.defaults
+      // 17 payloads of 1,000,000 bytes: each under 1 MiB, 17 MB in all, over 16 MiB.
+      const item = payloadOfBytes(1_000_000)
+      assert.isBelow(1_000_000, payloadBytes)
+      const items = Array.from({ length: 17 }, () => item)
+      const total = Buffer.byteLength(JSON.stringify(items), "utf8")
+      assert.isAbove(total, batchBytes)
+
+      const refused = yield* refusal(Enqueue.many(SendEmail, items, { tenantId }))
+      assert.deepInclude(refused, { _tag: "Redrive/PayloadTooLarge", field: "payloads", bytes: total, limit: batchBytes })
+      assert.strictEqual(yield* count(`redrive.job where tenant_id = '${tenantId}'`), 0)
+
+      // Limits provided by a layer replace the environment's: the same rule at a smaller scale.
+      const small = [payloadOfBytes(300), payloadOfBytes(300), payloadOfBytes(300)]
+      const scaled = yield* refusal(
+        Enqueue.many(SendEmail, small, { tenantId }).pipe(Effect.provide(Limits.layer({ payloadBytes: 400, batchBytes: 800 })))
+      )
+      assert.deepInclude(scaled, { _tag: "Redrive/PayloadTooLarge", field: "payloads", limit: 800 })
+      assert.strictEqual(yield* count(`redrive.job where tenant_id = '${tenantId}'`), 0)
+      yield* Enqueue.many(SendEmail, small.slice(0, 2), { tenantId }).pipe(
+        Effect.provide(Limits.layer({ payloadBytes: 400, batchBytes: 800 }))
+      )
+      assert.strictEqual(yield* count(`redrive.job where tenant_id = '${tenantId}'`), 2)
     }))
 
   it.scoped("enqueueing into a running scope wakes the queue's workers once per statement", () =>

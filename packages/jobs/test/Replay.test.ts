@@ -1,9 +1,10 @@
 import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
 import { ErrorHistory, Ids, JobDlqRepo, JobRepo, Tenant } from "@redrive/database"
-import { TestDatabase } from "@redrive/database/testing"
+import { Factory, TestDatabase } from "@redrive/database/testing"
 import { Deferred, Duration, Effect, Fiber, Layer, Option, Queue, Schedule, Schema } from "effect"
 import * as JobRegistry from "../src/JobRegistry.js"
+import * as Limits from "../src/Limits.js"
 import * as Notify from "../src/Notify.js"
 import { Replay } from "../src/Replay.js"
 import * as ReplayModule from "../src/Replay.js"
@@ -176,6 +177,26 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("Replay.r
       assert.deepStrictEqual((yield* getJob(jobId)).payload, { to: "fixed@example.com", address: { zip: "75001" } })
       // The dead letter keeps the payload that failed.
       assert.deepStrictEqual((yield* getDlq(id)).payload, { to: "user1@example.com" })
+    }))
+
+  it.effect("an edited payload over the per-job byte limit is refused, and the dead letter is left untouched", () =>
+    Effect.gen(function*() {
+      const replay = yield* Replay
+      const id = firstId(yield* seedDeadLetters({ queue: Factory.queue(), count: 1 }))
+      const before = yield* getDlq(id)
+      // 600,001 characters, 1.2 MB in UTF-8: over 1 MiB only when counted in bytes.
+      const to = `a@${"é".repeat(600_000)}`
+      const bytes = Buffer.byteLength(JSON.stringify({ to }), "utf8")
+
+      const refused = yield* Effect.flip(replay.replayOne({ id, by: "alice", payload: { to } }))
+      assert.instanceOf(refused, Limits.PayloadTooLarge)
+      assert.deepInclude(refused, { field: "payload", bytes, limit: Limits.defaults.payloadBytes })
+      assert.strictEqual(yield* unreplayed([id]), 1)
+      assert.strictEqual((yield* replayCounts([id])).size, 0)
+      assert.deepStrictEqual(yield* getDlq(id), before)
+
+      // The stored payload still replays.
+      assert.isTrue((yield* replay.replayOne({ id, by: "alice" })).created)
     }))
 
   it.effect("an edited payload for a type with no definition is an UnknownJobType; the stored one still replays", () =>

@@ -6,6 +6,7 @@ import { Effect, Layer, Schema } from "effect"
 import * as Enqueue from "../src/Enqueue.js"
 import * as JobDefinition from "../src/JobDefinition.js"
 import * as JobRegistry from "../src/JobRegistry.js"
+import * as Limits from "../src/Limits.js"
 import { Replay } from "../src/Replay.js"
 import * as ReplayModule from "../src/Replay.js"
 import { count, eventually, withWorker } from "./workerFixtures.js"
@@ -216,5 +217,31 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("worker s
         const span = row.dlqAt.getTime() - row.firstFailedAt.getTime()
         assert.isAtLeast(span, 250, `first failure only ${span} ms before the dead letter`)
       }
+    }))
+  it.effect("a failure with a 1 MB message and a 1 MB stack is dead-lettered, both cut to their byte caps", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const Def = definition({ retry: { maxAttempts: 1 } })
+      const message = "é".repeat(500_000)
+      const stack = `Error: ${message}\n    at handler (job.ts:1:1)`
+      const id = yield* Enqueue.one(Def, payload, { tenantId: Factory.tenant() })
+      yield* withWorker(
+        { handlers: [JobDefinition.handle(Def, () => Effect.fail(Object.assign(new Error(message), { stack })))] },
+        eventually(count(`redrive.job_dlq where job_id = ${id}`), (n) => n === 1)
+      )
+      const [row] = yield* sql<{ errorHistory: unknown; errorReason: string }>`
+        select error_history, error_reason from redrive.job_dlq where job_id = ${id}`
+      const entry = decodeHistory(row!.errorHistory).at(-1)
+      if (entry?.kind === "dropped" || entry === undefined) return assert.fail("no attempt entry")
+      const { messageBytes, stackBytes } = Limits.defaults
+      const markerBytes = Buffer.byteLength(Limits.truncatedMarker)
+      // Whole characters up to the cap less the marker: "é" is 2 bytes, so an odd budget drops one byte.
+      assert.strictEqual(entry.message, `${"é".repeat(Math.floor((messageBytes - markerBytes) / 2))}${Limits.truncatedMarker}`)
+      assert.isAtMost(Buffer.byteLength(entry.message), messageBytes)
+      const stackBudget = stackBytes - markerBytes - Buffer.byteLength("Error: ")
+      assert.strictEqual(entry.stack, `Error: ${"é".repeat(Math.floor(stackBudget / 2))}${Limits.truncatedMarker}`)
+      assert.isAtMost(Buffer.byteLength(entry.stack ?? ""), stackBytes)
+      assert.isAtMost(Buffer.byteLength(row!.errorReason), messageBytes)
+      assert.isTrue(row!.errorReason.startsWith("é"))
     }))
 })
