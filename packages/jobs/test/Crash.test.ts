@@ -64,7 +64,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "90 seconds" })(
                ('q-rescue', 'r', 'running', 1, 3, 'live-worker', now() + interval '1 minute')
         returning id, max_attempts`
       const result = yield* Rescuer.rescueOnce()
-      assert.deepStrictEqual(result, { rescued: 1, deadLettered: 1 })
+      assert.deepStrictEqual(result, { rescued: 1, deadLettered: 1, blocked: 0 })
       const [back] = yield* sql<{ state: string; attempt: number; history: ReadonlyArray<Record<string, unknown>> }>`
         select state, attempt, error_history as history from redrive.job where id = ${rows[0]!.id}`
       assert.strictEqual(back!.state, "available")
