@@ -1,7 +1,8 @@
 /**
  * Opaque keyset cursors for lists ordered by (time desc, id desc). A cursor carries the last
- * row's key and a digest of the filter it was issued for, and is signed: a cursor that was
- * altered, truncated, or reused with another filter is refused with `InvalidCursor`.
+ * row's key, a digest of the filter it was issued for and the tenant it was issued to (none for
+ * the owner: workers, admins), and is signed: a cursor that was altered, truncated, reused with
+ * another filter or by another tenant is refused with `InvalidCursor`.
  */
 import { Effect, Either, Schema } from "effect"
 import { createHash, createHmac, timingSafeEqual } from "node:crypto"
@@ -13,7 +14,9 @@ export const CursorPosition = Schema.Struct({
   /** the last row's id */
   id: Schema.Int.pipe(Schema.positive()),
   /** digest of the filter the cursor belongs to */
-  f: Schema.String
+  f: Schema.String,
+  /** the tenant the cursor was issued to; absent when issued outside a tenant scope */
+  s: Schema.optional(Schema.String)
 })
 export type CursorPosition = typeof CursorPosition.Type
 
@@ -35,16 +38,26 @@ const stableJson = (value: unknown): string => {
   return JSON.stringify(value) ?? "null"
 }
 
-export const encode = (secret: string, position: { readonly at: Date; readonly id: number }, filter: unknown): string => {
-  const body = Buffer.from(JSON.stringify({ t: position.at.getTime(), id: position.id, f: filterDigest(filter) }))
-    .toString("base64url")
+/**
+ * `tenant`: the tenant the page was read for (null outside a tenant scope). Cursors issued
+ * outside a tenant scope keep the format of earlier releases.
+ */
+export const encode = (
+  secret: string,
+  position: { readonly at: Date; readonly id: number },
+  filter: unknown,
+  tenant: string | null
+): string => {
+  const content = { t: position.at.getTime(), id: position.id, f: filterDigest(filter), ...(tenant === null ? {} : { s: tenant }) }
+  const body = Buffer.from(JSON.stringify(content)).toString("base64url")
   return `${body}.${sign(secret, body)}`
 }
 
 export const decode = (
   secret: string,
   cursor: string,
-  filter: unknown
+  filter: unknown,
+  tenant: string | null
 ): Effect.Effect<{ readonly at: Date; readonly id: number }, InvalidCursor> =>
   Effect.suspend(() => {
     const fail = (reason: string) => Effect.fail(new InvalidCursor({ field: "cursor", reason }))
@@ -58,5 +71,6 @@ export const decode = (
     const position = decodePosition(Buffer.from(body, "base64url").toString("utf8"))
     if (Either.isLeft(position)) return fail("cursor content is not a position")
     if (position.right.f !== filterDigest(filter)) return fail("cursor was issued for a different filter")
+    if ((position.right.s ?? null) !== tenant) return fail("cursor was issued for a different tenant")
     return Effect.succeed({ at: new Date(position.right.t), id: position.right.id })
   })

@@ -5,7 +5,8 @@ import { ErrorHistory } from "./ErrorHistory.js"
 import { DlqId, JobId, JobType, Priority, QueueName, StoredTenantId } from "./Ids.js"
 import { GeneratedTimestamp, Jsonb, JsonbValue, NullableTimestamp, Timestamp } from "./internal/fields.js"
 
-export const JobState = Schema.Literal("available", "paused", "running", "completed", "cancelled")
+/** `dead_letter_conflict`: the job's dead letter could not be written (job_dlq already had one); kept for an operator. */
+export const JobState = Schema.Literal("available", "paused", "running", "completed", "cancelled", "dead_letter_conflict")
 export type JobState = typeof JobState.Type
 
 export class Job extends Model.Class<Job>("Job")({

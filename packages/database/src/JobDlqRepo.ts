@@ -1,12 +1,13 @@
 /** Reads and writes of `redrive.job_dlq`: inspection pages, single inserts and replay stamps. */
 import { SqlClient, SqlSchema } from "@effect/sql"
-import { Config, Effect, Option, Schema, String as Str } from "effect"
+import { Config, Effect, FiberRef, Layer, Option, Redacted, Schema, String as Str } from "effect"
 import * as Cursor from "./Cursor.js"
 import { DeadLetterAlreadyReplayed, DeadLetterNotFound, fromSqlError, InvalidCursor } from "./DatabaseError.js"
 import { DlqFilter } from "./DlqFilter.js"
 import * as DlqFilterSql from "./DlqFilterSql.js"
 import { DlqId, JobId } from "./Ids.js"
 import { JobDlq } from "./JobDlq.js"
+import { currentTenant } from "./Tenant.js"
 
 export type JobDlqInsert = typeof JobDlq.insert.Type
 
@@ -29,8 +30,25 @@ export const MarkReplayed = Schema.Struct({
 })
 export type MarkReplayed = typeof MarkReplayed.Type
 
-/** Signing key for cursors (REDRIVE_CURSOR_SECRET); every process serving one API must share it. */
-export const cursorSecret = Config.string("REDRIVE_CURSOR_SECRET").pipe(Config.withDefault("redrive-cursor-v1"))
+/** The published secret of the demo and tests: anyone can forge cursors signed with it. */
+export const insecureCursorSecret = "redrive-cursor-v1"
+
+/**
+ * Signing key for cursors (REDRIVE_CURSOR_SECRET), required: cursors leave the process, and a
+ * known key lets a client forge one. Every process serving one API must share it. At least 16
+ * characters, and not the published demo secret.
+ */
+export const cursorSecret = Config.redacted("REDRIVE_CURSOR_SECRET").pipe(
+  Config.validate({
+    message: "REDRIVE_CURSOR_SECRET must be at least 16 characters and not the published demo secret",
+    validation: (secret) => Redacted.value(secret).length >= 16 && Redacted.value(secret) !== insecureCursorSecret
+  })
+)
+
+/** REDRIVE_CURSOR_SECRET when set, otherwise the published demo secret: for the demo and tests only. */
+export const insecureCursorSecretConfig = Config.redacted("REDRIVE_CURSOR_SECRET").pipe(
+  Config.withDefault(Redacted.make(insecureCursorSecret))
+)
 
 const columns = [
   "id", "job_id", "tenant_id", "queue", "type", "payload", "priority", "max_attempts", "error_class", "error_reason",
@@ -39,10 +57,10 @@ const columns = [
 ]
 const camelColumns = columns.map((c) => `${c} as "${Str.snakeToCamel(c)}"`).join(", ")
 
-export class JobDlqRepo extends Effect.Service<JobDlqRepo>()("@redrive/database/JobDlqRepo", {
-  effect: Effect.gen(function*() {
+const make = (cursorKey: Redacted.Redacted<string>) =>
+  Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const secret = yield* cursorSecret
+    const secret = Redacted.value(cursorKey)
 
     const insertOne = SqlSchema.single({
       Request: JobDlq.insert,
@@ -93,14 +111,16 @@ export class JobDlqRepo extends Effect.Service<JobDlqRepo>()("@redrive/database/
       if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
         return yield* new InvalidCursor({ field: "cursor", reason: `limit must be an integer in 1..500, got ${limit}` })
       }
-      const after = page.cursor === undefined ? null : yield* Cursor.decode(secret, page.cursor, filter)
+      // A cursor is bound to the tenant it was issued to: another tenant cannot page with it.
+      const tenant = Option.getOrNull(yield* FiberRef.get(currentTenant))
+      const after = page.cursor === undefined ? null : yield* Cursor.decode(secret, page.cursor, filter, tenant)
       const rows = yield* selectPage({ filter, after, limit: limit + 1 }).pipe(
         Effect.mapError(fromSqlError("JobDlqRepo.listPending"))
       )
       const items = rows.slice(0, limit)
       const last = items[items.length - 1]
       const nextCursor = rows.length > limit && last !== undefined
-        ? Cursor.encode(secret, { at: last.dlqAt, id: last.id }, filter)
+        ? Cursor.encode(secret, { at: last.dlqAt, id: last.id }, filter, tenant)
         : null
       return { items, nextCursor } satisfies Page<JobDlq>
     })
@@ -123,4 +143,21 @@ export class JobDlqRepo extends Effect.Service<JobDlqRepo>()("@redrive/database/
       markReplayed
     } as const
   })
+
+/**
+ * `JobDlqRepo.Default` reads REDRIVE_CURSOR_SECRET and fails to build (a ConfigError naming it)
+ * when it is missing, short or the published demo secret: the layer for anything that hands
+ * cursors to clients.
+ */
+export class JobDlqRepo extends Effect.Service<JobDlqRepo>()("@redrive/database/JobDlqRepo", {
+  effect: Effect.flatMap(cursorSecret, make)
 }) {}
+
+/**
+ * For the demo, tests and services that never page (their cursors never leave the process):
+ * REDRIVE_CURSOR_SECRET if set, otherwise the published demo secret.
+ */
+export const layerInsecureDefault = Layer.effect(
+  JobDlqRepo,
+  Effect.flatMap(insecureCursorSecretConfig, make).pipe(Effect.map(JobDlqRepo.make))
+)

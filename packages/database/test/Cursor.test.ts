@@ -15,8 +15,8 @@ const signed = (content: unknown) => {
   return `${body}.${createHmac("sha256", secret).update(body).digest("base64url").slice(0, 22)}`
 }
 
-const refusal = (cursor: string, forFilter: unknown = filter, withSecret = secret) =>
-  Effect.map(Effect.flip(Cursor.decode(withSecret, cursor, forFilter)), (error) => {
+const refusal = (cursor: string, forFilter: unknown = filter, withSecret = secret, tenant: string | null = null) =>
+  Effect.map(Effect.flip(Cursor.decode(withSecret, cursor, forFilter, tenant)), (error) => {
     assert.strictEqual(error._tag, "InvalidCursor")
     assert.strictEqual(error.field, "cursor")
     return error.reason
@@ -25,16 +25,16 @@ const refusal = (cursor: string, forFilter: unknown = filter, withSecret = secre
 describe("Cursor", () => {
   it.effect("a cursor decodes to the position it was issued at", () =>
     Effect.gen(function*() {
-      const cursor = Cursor.encode(secret, { at, id: 42 }, filter)
-      assert.deepStrictEqual(yield* Cursor.decode(secret, cursor, filter), { at, id: 42 })
-      const epoch = Cursor.encode(secret, { at: new Date(-1500), id: 1 }, undefined)
-      assert.deepStrictEqual(yield* Cursor.decode(secret, epoch, undefined), { at: new Date(-1500), id: 1 })
+      const cursor = Cursor.encode(secret, { at, id: 42 }, filter, null)
+      assert.deepStrictEqual(yield* Cursor.decode(secret, cursor, filter, null), { at, id: 42 })
+      const epoch = Cursor.encode(secret, { at: new Date(-1500), id: 1 }, undefined, null)
+      assert.deepStrictEqual(yield* Cursor.decode(secret, epoch, undefined, null), { at: new Date(-1500), id: 1 })
     }))
 
   it.effect("a cursor issued by an earlier release still decodes", () =>
     Effect.gen(function*() {
-      assert.strictEqual(Cursor.encode(secret, { at, id: 42 }, filter), issued)
-      assert.deepStrictEqual(yield* Cursor.decode(secret, issued, filter), { at, id: 42 })
+      assert.strictEqual(Cursor.encode(secret, { at, id: 42 }, filter, null), issued)
+      assert.deepStrictEqual(yield* Cursor.decode(secret, issued, filter, null), { at, id: 42 })
     }))
 
   it.effect("a cursor used with another filter is refused", () =>
@@ -43,6 +43,25 @@ describe("Cursor", () => {
       assert.strictEqual(yield* refusal(issued, { ...filter, tenantId: "other" }), reason)
       assert.strictEqual(yield* refusal(issued, { ...filter, queue: ["b", "a"] }), reason)
       assert.strictEqual(yield* refusal(issued, {}), reason)
+    }))
+
+  it.effect("a cursor issued to one tenant is refused for another tenant and outside a tenant scope", () =>
+    Effect.gen(function*() {
+      const reason = "cursor was issued for a different tenant"
+      const forA = Cursor.encode(secret, { at, id: 42 }, filter, "tenant-a")
+      assert.deepStrictEqual(yield* Cursor.decode(secret, forA, filter, "tenant-a"), { at, id: 42 })
+      assert.strictEqual(yield* refusal(forA, filter, secret, "tenant-b"), reason)
+      assert.strictEqual(yield* refusal(forA, filter, secret, null), reason)
+      // A cursor issued outside a tenant scope (an admin's) is no tenant's cursor either.
+      assert.strictEqual(yield* refusal(issued, filter, secret, "tenant-a"), reason)
+      // The tenant is under the signature: rewriting it breaks the signature.
+      const signature = forA.split(".")[1] ?? ""
+      const moved = Buffer.from(JSON.stringify({ t: at.getTime(), id: 42, f: Cursor.filterDigest(filter), s: "tenant-b" }))
+        .toString("base64url")
+      assert.strictEqual(
+        yield* refusal(`${moved}.${signature}`, filter, secret, "tenant-b"),
+        "cursor signature does not match: it was altered or not issued here"
+      )
     }))
 
   it.effect("a tampered, truncated or foreign cursor is refused before its content is read", () =>
@@ -68,7 +87,7 @@ describe("Cursor", () => {
   it.effect("a signed cursor whose content is not a position is refused", () =>
     Effect.gen(function*() {
       const f = Cursor.filterDigest(filter)
-      assert.deepStrictEqual(yield* Cursor.decode(secret, signed({ t: 5, id: 1, f }), filter), { at: new Date(5), id: 1 })
+      assert.deepStrictEqual(yield* Cursor.decode(secret, signed({ t: 5, id: 1, f }), filter, null), { at: new Date(5), id: 1 })
       const notPositions: ReadonlyArray<unknown> = [
         { t: 1.5, id: 1, f },
         { t: 5, id: 0, f },

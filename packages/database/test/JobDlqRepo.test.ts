@@ -1,14 +1,15 @@
 import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { ConfigProvider, Effect, Option } from "effect"
 import { DlqFilter } from "../src/DlqFilter.js"
 import { ErrorClass, JobId, JobType } from "../src/Ids.js"
 import type { JobDlq } from "../src/JobDlq.js"
-import { JobDlqRepo } from "../src/JobDlqRepo.js"
+import { insecureCursorSecret, JobDlqRepo, layerInsecureDefault } from "../src/JobDlqRepo.js"
+import { withTenant } from "../src/Tenant.js"
 import { TestDatabase } from "../src/testing/index.js"
 import { Factory as F } from "../src/testing/index.js"
 
-const Test = JobDlqRepo.Default
+const Test = layerInsecureDefault
 
 /** Walks every page of `filter` and returns the ids in the order they came. */
 const walk = (filter: DlqFilter, limit: number, between?: (page: number) => Effect.Effect<void, unknown, JobDlqRepo>) =>
@@ -170,4 +171,49 @@ layer(TestDatabase.layer, { excludeTestServices: true })("JobDlqRepo", (it) => {
       const page = yield* repo.listPending({ tenantId })
       assert.strictEqual(page.items.length, 0)
     }).pipe(Effect.provide(Test)))
+
+  it.effect("a page cursor issued under one tenant is refused under another tenant", () =>
+    Effect.gen(function*() {
+      const repo = yield* JobDlqRepo
+      const a = F.tenant()
+      const b = F.tenant()
+      const queue = F.queue()
+      for (let i = 0; i < 3; i++) yield* repo.insert(F.deadLetter({ tenantId: a, queue }))
+      for (let i = 0; i < 3; i++) yield* repo.insert(F.deadLetter({ tenantId: b, queue }))
+      const filter = { queue }
+      const first = yield* withTenant(a, repo.listPending(filter, { limit: 1 }))
+      assert.isTrue(first.items.every((row) => row.tenantId === a))
+      const cursor = first.nextCursor ?? ""
+      assert.notStrictEqual(cursor, "")
+      // Tenant a pages on with it.
+      const second = yield* withTenant(a, repo.listPending(filter, { limit: 1, cursor }))
+      assert.strictEqual(second.items[0]?.tenantId, a)
+      // Tenant b (same filter, same secret) cannot: the cursor is a's.
+      const refused = yield* Effect.flip(withTenant(b, repo.listPending(filter, { limit: 1, cursor })))
+      assert.deepInclude(refused, { _tag: "InvalidCursor", field: "cursor", reason: "cursor was issued for a different tenant" })
+      // Nor can it be used outside a tenant scope.
+      const outside = yield* Effect.flip(repo.listPending(filter, { limit: 1, cursor }))
+      assert.deepInclude(outside, { _tag: "InvalidCursor", reason: "cursor was issued for a different tenant" })
+    }).pipe(Effect.provide(Test)))
+
+  it.effect("the Default layer refuses to start without a real REDRIVE_CURSOR_SECRET; the insecure layer starts", () =>
+    Effect.gen(function*() {
+      const build = (env: ReadonlyArray<readonly [string, string]>) =>
+        Effect.flatMap(JobDlqRepo, (repo) => repo.listPending({ queue: F.queue() })).pipe(
+          Effect.provide(JobDlqRepo.Default),
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map(env)))
+        )
+      for (const env of [[], [["REDRIVE_CURSOR_SECRET", insecureCursorSecret]], [["REDRIVE_CURSOR_SECRET", "short"]]] as const) {
+        const error = yield* Effect.flip(build(env))
+        assert.strictEqual(error._tag, "ConfigError")
+        assert.include(String(error), "REDRIVE_CURSOR_SECRET")
+      }
+      const page = yield* build([["REDRIVE_CURSOR_SECRET", "a-secret-of-at-least-16-chars"]])
+      assert.strictEqual(page.items.length, 0)
+      const insecure = yield* Effect.flatMap(JobDlqRepo, (repo) => repo.listPending({ queue: F.queue() })).pipe(
+        Effect.provide(layerInsecureDefault),
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map()))
+      )
+      assert.strictEqual(insecure.items.length, 0)
+    }))
 })

@@ -3,7 +3,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import { ControlRepo } from "../src/ControlRepo.js"
 import { JobId, StoredTenantId, TenantId } from "../src/Ids.js"
-import { JobDlqRepo } from "../src/JobDlqRepo.js"
+import { JobDlqRepo, layerInsecureDefault } from "../src/JobDlqRepo.js"
 import { JobRepo } from "../src/JobRepo.js"
 import { withTenant } from "../src/Tenant.js"
 import { TestDatabase } from "../src/testing/index.js"
@@ -12,7 +12,7 @@ import { Factory as F } from "../src/testing/index.js"
 const a = F.tenant()
 const b = F.tenant()
 
-const Test = Layer.mergeAll(JobRepo.Default, JobDlqRepo.Default, ControlRepo.Default).pipe(
+const Test = Layer.mergeAll(JobRepo.Default, layerInsecureDefault, ControlRepo.Default).pipe(
   Layer.provideMerge(TestDatabase.layer)
 )
 

@@ -3,7 +3,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import { createHash } from "node:crypto"
 import * as ErrorHistory from "../src/ErrorHistory.js"
-import { JobDlqRepo } from "../src/JobDlqRepo.js"
+import { JobDlqRepo, layerInsecureDefault } from "../src/JobDlqRepo.js"
 import { JobRepo } from "../src/JobRepo.js"
 import { TestDatabase } from "../src/testing/index.js"
 import { Factory as F } from "../src/testing/index.js"
@@ -40,7 +40,7 @@ layer(TestDatabase.layer, { excludeTestServices: true })("schema constraints", (
         assert.strictEqual(error.constraint, "job_running_has_lease")
         assert.strictEqual(error.operation, "JobRepo.insert")
       }
-    }).pipe(Effect.provide([JobRepo.Default, JobDlqRepo.Default])))
+    }).pipe(Effect.provide([JobRepo.Default, layerInsecureDefault])))
 
   it.effect("bad input is refused before the database with an error naming the field, and nothing is written", () =>
     Effect.gen(function*() {
@@ -52,7 +52,7 @@ layer(TestDatabase.layer, { excludeTestServices: true })("schema constraints", (
       const sql = yield* SqlClient.SqlClient
       const count = yield* sql<{ n: string }>`select count(*) as n from redrive.job where tenant_id = ${tenantId}`
       assert.strictEqual(count[0]!.n, "0")
-    }).pipe(Effect.provide([JobRepo.Default, JobDlqRepo.Default])))
+    }).pipe(Effect.provide([JobRepo.Default, layerInsecureDefault])))
 
   it.effect("states, priorities and the reserved '*' tenant are checked", () =>
     Effect.gen(function*() {

@@ -54,7 +54,10 @@ export class ReplayRequestNotFound extends Schema.TaggedError<ReplayRequestNotFo
   { id: Schema.String }
 ) {}
 
-/** The client-supplied id belongs to a request the caller cannot see (another tenant's). */
+/**
+ * The id is taken in this scope but its request could not be read back (it was deleted meanwhile).
+ * Ids are unique per tenant: another tenant's request with the same id never causes this.
+ */
 export class ReplayRequestConflict extends Schema.TaggedError<ReplayRequestConflict>()(
   "Redrive/ReplayRequestConflict",
   { id: Schema.String }
@@ -154,8 +157,12 @@ const BatchRow = Schema.Struct({
   replayed: Schema.NumberFromString,
   batchReplayed: Schema.NumberFromString,
   candidates: Schema.NumberFromString,
-  lastCandidate: Schema.NullOr(Schema.NumberFromString)
+  lastCandidate: Schema.NullOr(Schema.NumberFromString),
+  scanned: Schema.NumberFromString,
+  lastScanned: Schema.NullOr(Schema.NumberFromString)
 })
+/** The key of a claimed request (ids are unique per tenant), read apart from the rest of the row. */
+const decodeKeys = Schema.decodeUnknown(Schema.Array(Schema.Struct({ tenantId: RR.ReplayRequest.fields.tenantId })))
 const decodeRequests = Schema.decodeUnknown(Schema.Array(RR.ReplayRequest))
 const decodeOne = Schema.decodeUnknown(Schema.Array(ReplayOneRow))
 const decodeBatch = Schema.decodeUnknown(Schema.Array(BatchRow))
@@ -223,10 +230,14 @@ export const make = (options: ReplayOptions = {}) =>
       return { jobId: row.jobId, created: row.created } satisfies ReplayOneResult
     })
 
+    const find = (id: Ids.ReplayRequestId, scope: Ids.TenantId | "*" | null) =>
+      Effect.flatMap(
+        rows("Replay.get", ReplaySql.findRequest(sql, id, scope), decodeRequests),
+        ([request]) => request === undefined ? Effect.fail(new ReplayRequestNotFound({ id })) : Effect.succeed(request)
+      )
+
     const get = Effect.fn("Replay.get")(function*(id: Ids.ReplayRequestId) {
-      const [request] = yield* rows("Replay.get", ReplaySql.findRequest(sql, id), decodeRequests)
-      if (request === undefined) return yield* new ReplayRequestNotFound({ id })
-      return request
+      return yield* find(id, null)
     })
 
     const createBulk = Effect.fn("Replay.createBulk")(function*(input: BulkReplay) {
@@ -258,10 +269,11 @@ export const make = (options: ReplayOptions = {}) =>
         yield* Effect.annotateCurrentSpan("replayRequestId", created.id)
         return created
       }
-      // The id exists already: the same request again returns it (idempotent create).
+      // The id exists already for this scope: the same request again returns it (idempotent
+      // create). Ids are unique per tenant, so another tenant's request never answers here.
       const id = valid.id
       if (id === undefined) return yield* Effect.dieMessage("a generated replay request id collided")
-      return yield* get(id).pipe(
+      return yield* find(id, valid.scopeTenant).pipe(
         Effect.catchTag("Redrive/ReplayRequestNotFound", () => Effect.fail(new ReplayRequestConflict({ id })))
       )
     })
@@ -281,10 +293,6 @@ export const make = (options: ReplayOptions = {}) =>
         let afterId = 0
         while (true) {
           const started = yield* Clock.currentTimeMillis
-          // An ids filter is small and read by primary key: one window covers it.
-          const windowEnd = request.filter.ids !== undefined
-            ? request.maxDlqId
-            : Math.min(afterId + window, request.maxDlqId)
           const [batch] = yield* rows(
             "Replay.runBulk",
             ReplaySql.replayBatch(sql, {
@@ -294,7 +302,7 @@ export const make = (options: ReplayOptions = {}) =>
               filter: request.filter,
               maxDlqId: request.maxDlqId,
               afterId,
-              windowEnd,
+              window,
               limit,
               by: request.requestedBy,
               cap,
@@ -308,8 +316,11 @@ export const make = (options: ReplayOptions = {}) =>
           yield* Metric.increment(Metrics.replayBatchesTotal)
           yield* Metric.incrementBy(Metric.tagged(Metrics.replaysTotal, "mode", "bulk"), batch.batchReplayed)
           if (batch.state === "done") return
-          // A full batch may have left matches in this window: continue after its last candidate.
-          afterId = batch.candidates < limit ? windowEnd : batch.lastCandidate ?? windowEnd
+          // A full batch may have left matches in the rows it scanned: continue after its last
+          // candidate; otherwise after the last row scanned.
+          const next = batch.candidates < limit ? batch.lastScanned : batch.lastCandidate
+          if (next === null) return
+          afterId = next
           if (rate !== null && batch.batchReplayed > 0) {
             const wait = (batch.batchReplayed * 1000) / rate - ((yield* Clock.currentTimeMillis) - started)
             if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
@@ -320,7 +331,9 @@ export const make = (options: ReplayOptions = {}) =>
     const runBulk = Effect.fn("Replay.runBulk")(function*(id: Ids.ReplayRequestId, workerId: string) {
       yield* Effect.annotateCurrentSpan({ replayRequestId: id, workerId })
       const claimed = yield* rows("Replay.runBulk", ReplaySql.claim(sql, id, workerId, leaseMs), Effect.succeed)
-      if (claimed.length === 0) return BulkRun.NotClaimed({ request: yield* get(id) })
+      const [key] = yield* rows("Replay.runBulk", Effect.succeed(claimed), decodeKeys)
+      if (key === undefined) return BulkRun.NotClaimed({ request: yield* get(id) })
+      const scope = key.tenantId
       // From here the request is ours: whatever happens (even a stored filter that no longer
       // decodes) ends in `failed`, or hands the request back when interrupted.
       yield* rows("Replay.runBulk", Effect.succeed(claimed), decodeRequests).pipe(
@@ -329,14 +342,14 @@ export const make = (options: ReplayOptions = {}) =>
           Exit.isSuccess(exit)
             ? Effect.void
             : Cause.isInterruptedOnly(exit.cause)
-            ? Effect.ignoreLogged(ReplaySql.release(sql, id, workerId))
-            : ReplaySql.markFailed(sql, id, workerId, describe(exit.cause)).pipe(
+            ? Effect.ignoreLogged(ReplaySql.release(sql, id, scope, workerId))
+            : ReplaySql.markFailed(sql, id, scope, workerId, describe(exit.cause)).pipe(
               Effect.zipRight(Metric.increment(Metric.tagged(Metrics.replayRequestsTotal, "state", "failed"))),
               Effect.ignoreLogged
             )
         )
       )
-      const request = yield* get(id)
+      const request = yield* find(id, scope)
       if (request.state === "done") {
         yield* Metric.increment(Metric.tagged(Metrics.replayRequestsTotal, "state", "done"))
         return BulkRun.Done({ request })

@@ -9,6 +9,7 @@
 import { SqlClient } from "@effect/sql"
 import { DatabaseError as DbError, ErrorHistory } from "@redrive/database"
 import { Duration, Effect, Metric, Schedule } from "effect"
+import { logDeadLetterConflict } from "./internal/deadLetterSql.js"
 import * as JobSql from "./internal/JobSql.js"
 import * as Metrics from "./Metrics.js"
 
@@ -26,18 +27,21 @@ export const rescueOnce = (options: RescuerOptions = {}) =>
     const limit = options.batchSize ?? 1000
     let rescued = 0
     let deadLettered = 0
+    let blocked = 0
     for (;;) {
       const [row] = yield* JobSql.rescueExpired(sql, { limit, historyCap: options.historyCap ?? ErrorHistory.defaultCap })
       rescued += row?.rescued ?? 0
       deadLettered += row?.deadLettered ?? 0
-      if ((row?.rescued ?? 0) + (row?.deadLettered ?? 0) < limit) break
+      blocked += row?.blocked ?? 0
+      if ((row?.rescued ?? 0) + (row?.deadLettered ?? 0) + (row?.blocked ?? 0) < limit) break
     }
+    if (blocked > 0) yield* logDeadLetterConflict(blocked)
     yield* Metric.incrementBy(Metrics.jobsRescued, rescued)
     yield* Metric.incrementBy(Metrics.rescuedToDlq, deadLettered)
     if (rescued + deadLettered > 0) {
       yield* Effect.logInfo(`redrive rescuer: ${rescued} rescued, ${deadLettered} dead-lettered`)
     }
-    return { rescued, deadLettered }
+    return { rescued, deadLettered, blocked }
   }).pipe(Effect.mapError(DbError.fromSqlError("Rescuer.rescueOnce")), Effect.withSpan("Rescuer.rescueOnce"))
 
 /** `rescueOnce` every `interval`, forever; a failed pass is logged, never fatal. */

@@ -41,7 +41,7 @@ const TestLayer = JobEntity.layerSingleRunner({
   shardingConfig: { entityMessagePollInterval: "1 second", shardsPerGroup: 30 }
 }).pipe(
   Layer.provideMerge(Layer.mergeAll(CountedReplay, JobCommands.layer())),
-  Layer.provideMerge(Layer.mergeAll(JobRegistry.layer([Email]), JobDlqRepo.JobDlqRepo.Default, JobRepo.JobRepo.Default)),
+  Layer.provideMerge(Layer.mergeAll(JobRegistry.layer([Email]), JobDlqRepo.layerInsecureDefault, JobRepo.JobRepo.Default)),
   Layer.provideMerge(TestDatabase.layer)
 )
 

@@ -3,6 +3,7 @@ import { assert, layer } from "@effect/vitest"
 import { ErrorHistory, Ids, JobDlqRepo, JobRepo, Tenant } from "@redrive/database"
 import { Factory, TestDatabase } from "@redrive/database/testing"
 import { Deferred, Duration, Effect, Fiber, Layer, Option, Queue, Schedule, Schema } from "effect"
+import { randomUUID } from "node:crypto"
 import * as JobRegistry from "../src/JobRegistry.js"
 import * as Limits from "../src/Limits.js"
 import * as Notify from "../src/Notify.js"
@@ -13,7 +14,7 @@ import { listenForWakeUps } from "./notifyFixtures.js"
 import { assertPausedUntilResumed, deadLettersInPausedScopes } from "./pausedScopeFixtures.js"
 
 const TestLayer = ReplayModule.layer().pipe(
-  Layer.provideMerge(Layer.mergeAll(JobRegistry.layer([Email]), JobDlqRepo.JobDlqRepo.Default, JobRepo.JobRepo.Default)),
+  Layer.provideMerge(Layer.mergeAll(JobRegistry.layer([Email]), JobDlqRepo.layerInsecureDefault, JobRepo.JobRepo.Default)),
   Layer.provideMerge(TestDatabase.layer)
 )
 
@@ -271,11 +272,53 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("Replay.r
       const cancelled = yield* Effect.flip(Tenant.withTenant(b, replay.cancel(requestA.id)))
       assert.strictEqual(cancelled._tag, "Redrive/ReplayRequestNotFound")
       assert.strictEqual((yield* replay.get(requestA.id)).state, "pending")
-      // Reusing A's request id from B is a conflict, not a view of A's request.
-      const reuse = yield* Effect.flip(
-        Tenant.withTenant(b, replay.createBulk({ id: requestA.id, filter, scopeTenant: b, dryRun: true, requestedBy: "m" }))
+      // Reusing A's request id from B creates B's own request under that id, not a view of A's.
+      const reuse = yield* Tenant.withTenant(
+        b,
+        replay.createBulk({ id: requestA.id, filter, scopeTenant: b, dryRun: true, requestedBy: "m" })
       )
-      assert.strictEqual(reuse._tag, "Redrive/ReplayRequestConflict")
+      assert.deepInclude(reuse, { id: requestA.id, tenantId: b, matched: 2, dryRun: true })
+      assert.deepInclude(yield* Tenant.withTenant(a, replay.get(requestA.id)), { tenantId: a, matched: 4, dryRun: false })
+    }))
+
+  it.effect("another tenant's replay request id is, for this tenant, an unused id", () =>
+    Effect.gen(function*() {
+      const replay = yield* Replay
+      const sql = yield* SqlClient.SqlClient
+      const a = Factory.tenant()
+      const b = Factory.tenant()
+      const queue = Factory.queue()
+      yield* seedDeadLetters({ queue, count: 3, tenant: a })
+      yield* seedDeadLetters({ queue, count: 1, tenant: b })
+      const filter = { queue }
+      const taken = Ids.ReplayRequestId.make(randomUUID())
+      const unused = Ids.ReplayRequestId.make(randomUUID())
+      const requestA = yield* Tenant.withTenant(
+        a,
+        replay.createBulk({ id: taken, filter, scopeTenant: a, dryRun: false, requestedBy: "alice" })
+      )
+      assert.deepInclude(requestA, { id: taken, tenantId: a, matched: 3 })
+      // get: the same refusal for a's id as for an id nobody used.
+      const getTaken = yield* Effect.flip(Tenant.withTenant(b, replay.get(taken)))
+      const getUnused = yield* Effect.flip(Tenant.withTenant(b, replay.get(unused)))
+      assert.deepStrictEqual({ ...getTaken, id: "" }, { ...getUnused, id: "" })
+      assert.strictEqual(getTaken._tag, "Redrive/ReplayRequestNotFound")
+      // createBulk: b gets its own request under either id, shaped alike.
+      const input = { filter, scopeTenant: b, dryRun: false, requestedBy: "mallory" }
+      const onTaken = yield* Tenant.withTenant(b, replay.createBulk({ ...input, id: taken }))
+      const onUnused = yield* Tenant.withTenant(b, replay.createBulk({ ...input, id: unused }))
+      const shape = (r: typeof onTaken) => ({ tenantId: r.tenantId, state: r.state, matched: r.matched, replayed: r.replayed })
+      assert.deepStrictEqual(shape(onTaken), shape(onUnused))
+      assert.deepInclude(onTaken, { id: taken, tenantId: b, matched: 1, requestedBy: "mallory" })
+      // Idempotent per tenant: b again gets b's request; a's request is untouched.
+      assert.deepStrictEqual(yield* Tenant.withTenant(b, replay.createBulk({ ...input, id: taken })), onTaken)
+      assert.deepStrictEqual(yield* Tenant.withTenant(a, replay.get(taken)), requestA)
+      const rows = yield* sql<{ tenantId: string }>`
+        select tenant_id from redrive.replay_request where id = ${taken} order by tenant_id`
+      assert.deepStrictEqual(rows.map((r) => r.tenantId).sort(), [a, b].sort())
+      // Cancelling under b cancels b's request only.
+      assert.strictEqual((yield* Tenant.withTenant(b, replay.cancel(taken))).state, "cancelled")
+      assert.strictEqual((yield* Tenant.withTenant(a, replay.get(taken))).state, "pending")
     }))
 
   it.scoped("a replay NOTIFYs the workers of the job's queue", () =>

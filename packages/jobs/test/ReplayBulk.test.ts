@@ -1,9 +1,10 @@
 import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
 import { Ids } from "@redrive/database"
-import { TestDatabase } from "@redrive/database/testing"
-import { Chunk, Clock, Duration, Effect, Exit, Fiber, Layer, Queue, TestClock, TestContext } from "effect"
+import { Factory, TestDatabase } from "@redrive/database/testing"
+import { Chunk, Clock, Duration, Effect, Exit, Fiber, Layer, Metric, Queue, TestClock, TestContext } from "effect"
 import * as JobRegistry from "../src/JobRegistry.js"
+import * as Metrics from "../src/Metrics.js"
 import { Replay } from "../src/Replay.js"
 import * as ReplayModule from "../src/Replay.js"
 import {
@@ -138,6 +139,34 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("Replay b
       const idsRun = yield* runBulkWith({ batchSize: 1, scanWindow: 5 }, byIds.id, "w1")
       assert.deepInclude(idsRun.request, { state: "done", matched: 2, replayed: 2 })
       yield* assertReplayedOnce(picked)
+    }))
+
+  it.effect("a request whose max_dlq_id was raised to 1e16 walks the dead letters that exist, not id ranges, and replays its matches", () =>
+    Effect.gen(function*() {
+      const replay = yield* Replay
+      const sql = yield* SqlClient.SqlClient
+      const tenant = Factory.tenant()
+      const queue = Factory.queue()
+      const noise = yield* seedDeadLetters({ queue: Factory.queue(), count: 5, tenant })
+      // A gap of ten million unused ids before the matches: walking id ranges would crawl through it.
+      yield* sql`select setval(pg_get_serial_sequence('redrive.job_dlq', 'id'),
+                               nextval(pg_get_serial_sequence('redrive.job_dlq', 'id')) + 10000000)`
+      const ids = yield* seedDeadLetters({ queue, count: 7, tenant })
+      const request = yield* replay.createBulk({ filter: queueFilter(queue), scopeTenant: tenant, dryRun: false, requestedBy: "a" })
+      // What a tenant can do to its own request row: claim a snapshot far beyond any dead letter.
+      yield* sql`update redrive.replay_request set max_dlq_id = 10000000000000000 where id = ${request.id}`
+      const [rows] = yield* sql<{ n: string; max: string }>`select count(*) as n, max(id) as max from redrive.job_dlq`
+      const scanWindow = 50
+      const batchesBefore = (yield* Metric.value(Metrics.replayBatchesTotal)).count
+      const run = yield* runBulkWith({ batchSize: 5, scanWindow }, request.id, "w1").pipe(Effect.timeout("20 seconds"))
+      const batches = (yield* Metric.value(Metrics.replayBatchesTotal)).count - batchesBefore
+      assert.deepInclude(run.request, { state: "done", matched: 7, replayed: 7 })
+      // The claim clamped the snapshot to the newest dead letter that existed.
+      assert.isAtMost(run.request.maxDlqId, Number(rows!.max))
+      yield* assertReplayedOnce(ids)
+      assert.strictEqual(yield* unreplayed(noise), noise.length)
+      // Bounded by the rows that exist (one scan per window of them, plus the last short one).
+      assert.isAtMost(batches, Math.ceil(Number(rows!.n) / scanWindow) + 2)
     }))
 
   it.effect("a tenant scope replays only that tenant; `*` covers every tenant", () =>

@@ -4,8 +4,9 @@
  */
 import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
+import { ErrorHistory } from "@redrive/database"
 import { Factory, TestDatabase } from "@redrive/database/testing"
-import { Data, Effect, Schema } from "effect"
+import { Data, Effect, Logger, Schema } from "effect"
 import * as Enqueue from "../src/Enqueue.js"
 import * as JobDefinition from "../src/JobDefinition.js"
 import * as Rescuer from "../src/Rescuer.js"
@@ -86,5 +87,46 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
       const [stat] = yield* sql<{ failures: number; deadLettered: number }>`
         select failures, dead_lettered from redrive.failure_stat where tenant_id = ${tenantId}`
       assert.deepStrictEqual(stat, { failures: 1, deadLettered: 0 })
+    }))
+
+  it.effect("a rescued job on its last attempt is never lost to a dead letter that is already there", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const owner = Factory.tenant()
+      const attacker = Factory.tenant()
+      const expiredOnLastAttempt = { state: "running", attempt: 3, maxAttempts: 3, lockedBy: "dead-worker",
+        lockedUntil: new Date(Date.now() - 1000) } as const
+      const victim = yield* Factory.insertJob({ tenantId: owner, ...expiredOnLastAttempt })
+      const selfBlocked = yield* Factory.insertJob({ tenantId: owner, ...expiredOnLastAttempt })
+      // Another tenant's row under the victim's id (the attack, simulated as the owner), and a row
+      // under the other job's own (tenant, id).
+      yield* Factory.insertDeadLetter({ tenantId: attacker, jobId: victim.id })
+      const existing = yield* Factory.insertDeadLetter({ tenantId: owner, jobId: selfBlocked.id })
+      const logged: Array<string> = []
+      const capture = Logger.make(({ logLevel, message }) => {
+        if (logLevel._tag === "Error") logged.push(Array.isArray(message) ? message.join(" ") : String(message))
+      })
+      const result = yield* Rescuer.rescueOnce().pipe(Effect.provide(Logger.add(capture)))
+      assert.isAtLeast(result.blocked, 1)
+
+      // The victim is dead-lettered under its own tenant; the attacker's row is left as it was.
+      const mine = yield* sql<{ errorClass: string }>`
+        select error_class from redrive.job_dlq where job_id = ${victim.id} and tenant_id = ${owner}`
+      assert.deepStrictEqual(mine.map((r) => r.errorClass), ["timeout"])
+      assert.strictEqual(yield* count(`redrive.job where id = ${victim.id}`), 0)
+      assert.strictEqual(yield* count(`redrive.job_dlq where job_id = ${victim.id} and tenant_id = '${attacker}'`), 1)
+
+      // The other stays in job, out of the rescuer's way, with its timeout entry; an error is logged.
+      const [kept] = yield* sql<{ state: string; lockedUntil: Date | null; errorHistory: unknown }>`
+        select state, locked_until, error_history from redrive.job where id = ${selfBlocked.id}`
+      assert.deepInclude(kept, { state: "dead_letter_conflict", lockedUntil: null })
+      const last = Schema.decodeUnknownSync(ErrorHistory.ErrorHistory)(kept!.errorHistory).at(-1)
+      assert.deepInclude(last, { kind: "rescued", errorClass: "timeout" })
+      const dlq = yield* sql<{ id: string }>`select id from redrive.job_dlq where job_id = ${selfBlocked.id}`
+      assert.deepStrictEqual(dlq.map((r) => Number(r.id)), [existing.id])
+      assert.isTrue(logged.some((m) => m.includes("could not be dead-lettered")))
+      // A second pass leaves it alone.
+      yield* Rescuer.rescueOnce()
+      assert.strictEqual(yield* count(`redrive.job where id = ${selfBlocked.id} and state = 'dead_letter_conflict'`), 1)
     }))
 })

@@ -2,7 +2,7 @@ import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
 import { ErrorHistory, Ids } from "@redrive/database"
 import { Factory, TestDatabase } from "@redrive/database/testing"
-import { Effect, Layer, Schema } from "effect"
+import { Effect, Layer, Logger, Schema } from "effect"
 import * as Enqueue from "../src/Enqueue.js"
 import * as JobDefinition from "../src/JobDefinition.js"
 import * as JobRegistry from "../src/JobRegistry.js"
@@ -243,5 +243,47 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("worker s
       assert.isAtMost(Buffer.byteLength(entry.stack ?? ""), stackBytes)
       assert.isAtMost(Buffer.byteLength(row!.errorReason), messageBytes)
       assert.isTrue(row!.errorReason.startsWith("é"))
+    }))
+
+  it.effect("a dead letter another tenant wrote under a job's id does not swallow that job", () =>
+    Effect.gen(function*() {
+      const Def = definition({ retry: { maxAttempts: 1 } })
+      const owner = Factory.tenant()
+      const attacker = Factory.tenant()
+      const [jobId] = yield* Enqueue.many(Def, [payload], { tenantId: owner })
+      // The attack, simulated as the owner: a dead letter of the attacker's, under the victim's job id.
+      yield* Factory.insertDeadLetter({ tenantId: attacker, jobId: jobId! })
+      yield* withWorker(
+        { handlers: [JobDefinition.handle(Def, () => Effect.fail(new Error("last attempt fails")))] },
+        eventually(count(`redrive.job_dlq where job_id = ${jobId} and tenant_id = '${owner}'`), (n) => n === 1)
+      )
+      assert.strictEqual(yield* count(`redrive.job where id = ${jobId}`), 0)
+      assert.strictEqual(yield* count(`redrive.job_dlq where job_id = ${jobId} and tenant_id = '${attacker}'`), 1)
+    }))
+
+  it.effect("a job whose dead letter cannot be written stays in job as dead_letter_conflict, and an error is logged", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const Def = definition({ retry: { maxAttempts: 1 } })
+      const tenantId = Factory.tenant()
+      const [jobId] = yield* Enqueue.many(Def, [payload], { tenantId })
+      // A dead letter under the job's own (tenant, id) already: the move cannot write its row.
+      const existing = yield* Factory.insertDeadLetter({ tenantId, jobId: jobId! })
+      const logged: Array<string> = []
+      const capture = Logger.make(({ logLevel, message }) => {
+        if (logLevel._tag === "Error") logged.push(Array.isArray(message) ? message.join(" ") : String(message))
+      })
+      yield* withWorker(
+        { handlers: [JobDefinition.handle(Def, () => Effect.fail(new Error("last attempt fails")))] },
+        eventually(jobRow(jobId!), (row) => row?.state === "dead_letter_conflict")
+      ).pipe(Effect.provide(Logger.add(capture)))
+      const [row] = yield* sql<{ lockedBy: string | null; errorHistory: unknown }>`
+        select locked_by, error_history from redrive.job where id = ${jobId!}`
+      assert.isNull(row!.lockedBy)
+      assert.deepInclude(decodeHistory(row!.errorHistory).at(-1), { attempt: 1, kind: "failed", message: "last attempt fails" })
+      const dlq = yield* sql<{ id: string }>`select id from redrive.job_dlq where job_id = ${jobId!}`
+      assert.deepStrictEqual(dlq.map((r) => Number(r.id)), [existing.id])
+      assert.isTrue(logged.some((m) => m.includes("could not be dead-lettered") && m.includes("dead_letter_conflict")))
+      assert.deepInclude(yield* stats(tenantId), { errorClass: "unknown", failures: 1, deadLettered: 0, recovered: 0 })
     }))
 })

@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import type { ControlState } from "../Control.js"
 import type { ErrorHistory } from "../ErrorHistory.js"
 import { DlqId, ErrorClass, JobId, JobType, Priority, QueueName, TenantId } from "../Ids.js"
-import { JobDlqRepo, type JobDlqInsert } from "../JobDlqRepo.js"
+import { JobDlqRepo, type JobDlqInsert, layerInsecureDefault } from "../JobDlqRepo.js"
 import { type JobInsert, JobRepo } from "../JobRepo.js"
 
 let sequence = 0
@@ -126,7 +126,7 @@ export const abandoned = (lockedBy: string, attempt: number): Partial<JobInsert>
 
 /** Inserts a dead letter row, through JobDlqRepo. */
 export const insertDeadLetter = (overrides: Partial<JobDlqInsert> = {}) =>
-  Effect.flatMap(JobDlqRepo, (dlq) => dlq.insert(deadLetter(overrides))).pipe(Effect.provide(JobDlqRepo.Default))
+  Effect.flatMap(JobDlqRepo, (dlq) => dlq.insert(deadLetter(overrides))).pipe(Effect.provide(layerInsecureDefault))
 
 /** A control row: the scope (`*` for every tenant or queue) is paused, draining or drained. */
 export const insertControl = (

@@ -9,6 +9,7 @@ import type { SqlClient } from "@effect/sql/SqlClient"
 import { Clock, Duration, Effect, Metric, Queue, Schedule } from "effect"
 import type { Outcome } from "../Outcome.js"
 import * as Metrics from "../Metrics.js"
+import { logDeadLetterConflict } from "./deadLetterSql.js"
 import * as JobSql from "./JobSql.js"
 
 export interface Result {
@@ -104,6 +105,7 @@ export const make = (options: CompleterOptions) =>
             yield* Metric.incrementBy(Metrics.jobsRetried, counts.retried)
             yield* Metric.incrementBy(Metrics.jobsDeadLettered, counts.deadLettered)
             yield* Metric.incrementBy(Metrics.jobsDiscarded, counts.discarded)
+            if (counts.blocked > 0) yield* logDeadLetterConflict(counts.blocked)
           }
         }
         if (toRelease.length > 0) {

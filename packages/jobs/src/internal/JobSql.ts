@@ -6,7 +6,7 @@
  */
 import type { SqlClient } from "@effect/sql/SqlClient"
 import * as Notify from "../Notify.js"
-import { countFailures, movedStatRows, moveToDlq } from "./deadLetterSql.js"
+import { blockedCount, countFailures, movedStatRows, moveToDlq } from "./deadLetterSql.js"
 import { appendHistory } from "./historySql.js"
 
 /** The state a new job starts in: `paused` when its scope (or a wildcard over it) has a control row. */
@@ -191,6 +191,7 @@ export const settleBatch = (
     readonly retried: number
     readonly deadLettered: number
     readonly discarded: number
+    readonly blocked: number
   }>`
     with cap as (
       select ${s.historyCap}::int as n
@@ -229,11 +230,12 @@ export const settleBatch = (
       where j.id = f.id and f.action = 'discard' and j.attempt = f.attempt
         and j.state = 'running' and j.locked_by = ${s.workerId}
       returning j.tenant_id, j.queue, j.type, f.error_class, f.action
-    ), dead as (
-      delete from redrive.job j using f
-      where j.id = f.id and f.action = 'dead' and j.attempt = f.attempt
+    ), dying as (
+      select j.*, f.entry as e, f.error_class, f.reason
+      from redrive.job j join f on j.id = f.id
+      where f.action = 'dead' and j.attempt = f.attempt
         and j.state = 'running' and j.locked_by = ${s.workerId}
-      returning j.*, f.entry as e, f.error_class, f.reason
+      for update of j
     ), ${moveToDlq(sql, sql.literal("(select n from cap)"))}, ${
     countFailures(
       sql,
@@ -250,6 +252,7 @@ export const settleBatch = (
            (select count(*) from rescheduled)::int as retried,
            (select count(*) from moved)::int as "deadLettered",
            (select count(*) from discarded)::int as discarded,
+           ${blockedCount(sql)} as blocked,
            (select count(*) from stats)::int + (select count(*) from dlq_alerts)::int as _side_effects`
 
 /** The fast path of settle: every job succeeded at once and was no replay (nothing to count in failure_stat). */
@@ -285,7 +288,7 @@ export const extendLeases = (sql: SqlClient, workerId: string, ids: ReadonlyArra
  * when their attempts are used up, by the same dead-letter path as settle.
  */
 export const rescueExpired = (sql: SqlClient, r: { readonly limit: number; readonly historyCap: number }) =>
-  sql.withoutTransforms()<{ readonly rescued: number; readonly deadLettered: number }>`
+  sql.withoutTransforms()<{ readonly rescued: number; readonly deadLettered: number; readonly blocked: number }>`
     with cap as (
       select ${r.historyCap}::int as n
     ), expired as (
@@ -310,10 +313,11 @@ export const rescueExpired = (sql: SqlClient, r: { readonly limit: number; reado
       from entry, cap
       where j.id = entry.id and j.attempt < j.max_attempts
       returning j.tenant_id, j.queue, j.type
-    ), dead as (
-      delete from redrive.job j using entry
-      where j.id = entry.id and j.attempt >= j.max_attempts
-      returning j.*, entry.e, 'timeout'::text as error_class, entry.e ->> 'message' as reason
+    ), dying as (
+      select j.*, entry.e, 'timeout'::text as error_class, entry.e ->> 'message' as reason
+      from redrive.job j join entry on j.id = entry.id
+      where j.attempt >= j.max_attempts
+      for update of j
     ), ${moveToDlq(sql, sql.literal("(select n from cap)"))}, ${
     countFailures(
       sql,
@@ -324,6 +328,7 @@ export const rescueExpired = (sql: SqlClient, r: { readonly limit: number; reado
       select pg_notify(${Notify.channel}, q) from (select distinct queue as q from back) b
     )
     select (select count(*) from back)::int as rescued, (select count(*) from moved)::int as "deadLettered",
+           ${blockedCount(sql)} as blocked,
            (select count(*) from woken)::int + (select count(*) from stats)::int
              + (select count(*) from dlq_alerts)::int as _side_effects`
 

@@ -6,13 +6,20 @@
  */
 import type { Statement } from "@effect/sql"
 import type { SqlClient } from "@effect/sql/SqlClient"
+import { Effect } from "effect"
 import { appendHistory } from "./historySql.js"
 
 /**
- * CTEs `moved` (the new dead letters) and `dlq_alerts` (their outbox rows), to follow a CTE named
- * `dead` holding the deleted job rows (`delete … returning j.*`) plus `e` (the final history
- * entry, jsonb), `error_class` and `reason`. `cap` is the history cap. A job already in job_dlq
- * (a rescuer and a worker racing) is not moved twice.
+ * CTEs `moved` (the new dead letters), `dead` (their jobs, deleted), `blocked` (jobs whose dead
+ * letter could not be written), `dlq_alerts` (the outbox rows of `moved`), to follow a CTE named
+ * `dying` holding the job rows to dead-letter, locked (`select j.* … for update of j`), plus `e`
+ * (the final history entry, jsonb), `error_class` and `reason`. `cap` is the history cap.
+ *
+ * The dead letter is written first and only jobs whose insert succeeded are deleted. An existing
+ * (tenant, job_id) row (a rescuer and a worker racing, or a row the tenant wrote itself) makes the
+ * insert do nothing: that job is never deleted silently, it stays in `job` as
+ * 'dead_letter_conflict' with its final history entry, out of claim and rescue, and the statement
+ * counts it in `blocked` for the caller to log.
  */
 export const moveToDlq = (sql: SqlClient, cap: Statement.Fragment) =>
   sql`moved as (
@@ -23,9 +30,20 @@ export const moveToDlq = (sql: SqlClient, cap: Statement.Fragment) =>
         redrive.fingerprint(d.type, d.error_class, d.e ->> 'tag', d.e ->> 'message'),
         coalesce((d.error_history -> 0 ->> 'at')::timestamptz, (d.e ->> 'at')::timestamptz, now()), now(),
         d.replay_of, d.request_id, d.user_id
-      from dead d
-      on conflict (job_id) do nothing
+      from dying d
+      on conflict (tenant_id, job_id) do nothing
       returning id, job_id, tenant_id, queue, type, priority, error_class, error_reason, fingerprint, attempts
+    ), dead as (
+      delete from redrive.job j
+      where j.id = any(array(select job_id from moved))
+      returning j.id
+    ), blocked as (
+      update redrive.job j
+      set state = 'dead_letter_conflict', locked_by = null, locked_until = null, heartbeat_at = null,
+          updated_at = now(), error_history = ${appendHistory(sql, sql.literal("j.error_history"), sql.literal("d.e"), cap)}
+      from dying d
+      where j.id = d.id and d.id <> all(array(select job_id from moved))
+      returning j.id, j.tenant_id, j.queue, j.type, d.error_class
     ), dlq_alerts as (
       insert into redrive.alert_delivery (channel_id, tenant_id, event, payload, coalesce_key)
       select ch.id, m.tenant_id, 'job.dead_lettered',
@@ -41,9 +59,24 @@ export const moveToDlq = (sql: SqlClient, cap: Statement.Fragment) =>
       returning 1
     )`
 
-/** failure_stat rows (tenant, queue, type, class, failed, dead, recovered) for the jobs in `moved`. */
+/** How many jobs `moveToDlq` could not dead-letter (and so kept): to be logged by the caller. */
+export const blockedCount = (sql: SqlClient) =>
+  sql`(select count(*) from blocked)::int`
+
+/** The loud half of a blocked move: the jobs are kept, but somebody must look at them. */
+export const logDeadLetterConflict = (count: number) =>
+  Effect.logError(
+    `redrive: ${count} job(s) could not be dead-lettered because job_dlq already holds a dead letter for their ` +
+      `(tenant, job id); they are kept in redrive.job with state 'dead_letter_conflict'`
+  ).pipe(Effect.annotateLogs({ blocked: count }))
+
+/**
+ * failure_stat rows (tenant, queue, type, class, failed, dead, recovered) for the jobs in `moved`,
+ * and for those in `blocked` (a failure, but no dead letter).
+ */
 export const movedStatRows = (sql: SqlClient) =>
-  sql`select tenant_id, queue, type, error_class, 1 as failed, 1 as dead, 0 as recovered from moved`
+  sql`select tenant_id, queue, type, error_class, 1 as failed, 1 as dead, 0 as recovered from moved
+      union all select tenant_id, queue, type, error_class, 1, 0, 0 from blocked`
 
 /**
  * A CTE `stats` adding `rows` (a select of tenant_id, queue, type, error_class, failed, dead,
