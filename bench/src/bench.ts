@@ -124,7 +124,7 @@ const failureAndReplay = async () => {
 const deadLetterDepth = async () => {
   const url = await freshDatabase("redrive_bench_p")
   const runtime = ManagedRuntime.make(
-    JobDlqRepo.JobDlqRepo.Default.pipe(
+    JobDlqRepo.layerInsecureDefault.pipe(
       Layer.provideMerge(Database.layer({ url: Redacted.make(url), maxConnections: 4 })),
       Layer.merge(NodeContext.layer)
     )

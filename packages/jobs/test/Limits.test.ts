@@ -60,7 +60,7 @@ describe("DlqFilter", () => {
 })
 
 const TestLayer = ReplayModule.layer().pipe(
-  Layer.provideMerge(Layer.mergeAll(JobRegistry.layer([]), JobDlqRepo.JobDlqRepo.Default)),
+  Layer.provideMerge(Layer.mergeAll(JobRegistry.layer([]), JobDlqRepo.layerInsecureDefault)),
   Layer.provideMerge(TestDatabase.layer)
 )
 
