@@ -1,15 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Either, Schema } from "effect"
 import * as ErrorHistory from "../src/ErrorHistory.js"
+import * as Factory from "../src/testing/Factory.js"
 
-const entry = (attempt: number): ErrorHistory.AttemptEntry => ({
-  attempt,
-  at: new Date(Date.UTC(2026, 10, 23, 10, 0, attempt)),
-  kind: "failed",
-  errorClass: "unknown",
-  tag: "Error",
-  message: `attempt ${attempt}`
-})
+const entry = Factory.failedAttempt
 
 const appendAll = (attempts: ReadonlyArray<number>, cap?: number) =>
   attempts.reduce<ErrorHistory.ErrorHistory>((history, n) => ErrorHistory.append(history, entry(n), cap), [])

@@ -90,14 +90,7 @@ layer(TestDatabase.layer, { excludeTestServices: true })("schema constraints", (
 layer(TestDatabase.layer, { excludeTestServices: true })("redrive.history_append", (it) => {
   const encode = Schema.encodeSync(ErrorHistory.ErrorHistory)
   const decode = Schema.decodeUnknownSync(ErrorHistory.ErrorHistory)
-  const entry = (attempt: number): ErrorHistory.AttemptEntry => ({
-    attempt,
-    at: new Date(Date.UTC(2026, 10, 23, 10, 0, attempt)),
-    kind: "failed",
-    errorClass: "unknown",
-    tag: "Error",
-    message: `attempt ${attempt}`
-  })
+  const entry = F.failedAttempt
 
   it.effect("keeps the first and the newest entries and counts the dropped ones, like ErrorHistory.append", () =>
     Effect.gen(function*() {

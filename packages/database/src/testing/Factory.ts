@@ -6,7 +6,7 @@
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import type { ControlState } from "../Control.js"
-import type { ErrorHistory } from "../ErrorHistory.js"
+import type { AttemptEntry, ErrorHistory } from "../ErrorHistory.js"
 import { DlqId, ErrorClass, JobId, JobType, Priority, QueueName, TenantId } from "../Ids.js"
 import { JobDlqRepo, type JobDlqInsert, layerInsecureDefault } from "../JobDlqRepo.js"
 import { type JobInsert, JobRepo } from "../JobRepo.js"
@@ -42,6 +42,16 @@ export const job = (overrides: Partial<JobInsert> = {}): JobInsert => ({
   userId: null,
   completedAt: null,
   ...overrides
+})
+
+/** A plain failed attempt `n` of an unknown error, at 10:00:n on 2026-11-23. */
+export const failedAttempt = (attempt: number): AttemptEntry => ({
+  attempt,
+  at: new Date(Date.UTC(2026, 10, 23, 10, 0, attempt)),
+  kind: "failed",
+  errorClass: "unknown",
+  tag: "Error",
+  message: `attempt ${attempt}`
 })
 
 /** Three attempts of one job: a 503, a timeout, a validation error. */
