@@ -1,22 +1,26 @@
 /**
- * Tenant-scoped work. `withTenant` runs an effect in a transaction as the NOLOGIN role
- * `redrive_tenant` with `redrive.tenant_id` set, so row-level security decides what the
- * effect can see and write. Both settings are transaction-local, and the block puts back
- * exactly what it found: inside an enclosing transaction, the statements after the block run
- * with the role and tenant they had before it.
+ * Tenant-scoped work. `withTenant` runs an effect in a transaction of its own on the tenant
+ * pool (logged in as `redrive_tenant`, see TenantSessions.ts) with the tenant's sealed token
+ * set, so row-level security decides what the effect can see and write, and no statement in
+ * it can widen that: the session is the tenant role, and a token names one tenant.
  *
- * A block for the same tenant inside a tenant block is a no-op; a block for another tenant is
- * refused (`TenantScopeConflict`): one transaction serves one tenant. The reserved ids `default`
- * and `*` are refused (`ReservedTenant`).
+ * Every statement of the effect runs in that transaction, whichever client it was written
+ * with (@effect/sql routes a fiber's statements to its open transaction). A block for the same
+ * tenant inside a tenant block is a no-op; a block for another tenant is refused
+ * (`TenantScopeConflict`): one transaction serves one tenant. A block cannot join a transaction
+ * already open on the runtime's connection (`TenantInTransaction`): it would run with the
+ * runtime's rights. The reserved ids `default` and `*` are refused (`ReservedTenant`).
  *
  *   Tenant.withTenant(tenantId, effect)   effect.pipe(Tenant.withTenant(tenantId))
  */
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Effect, FiberRef, Option, Schema } from "effect"
+import { Context, Effect, FiberRef, Option, Schema } from "effect"
 import { reservedTenantIds, type TenantId } from "./Ids.js"
+import * as Roles from "./Roles.js"
+import { TenantSessions } from "./TenantSessions.js"
 
-export const tenantRole = "redrive_tenant"
+export const tenantRole = Roles.tenant
 
 /** A tenant block was opened inside another tenant's block. */
 export class TenantScopeConflict extends Schema.TaggedError<TenantScopeConflict>()("TenantScopeConflict", {
@@ -27,11 +31,19 @@ export class TenantScopeConflict extends Schema.TaggedError<TenantScopeConflict>
   message: Schema.String
 }) {}
 
+/** A tenant block was opened inside a transaction of the runtime's connection. */
+export class TenantInTransaction extends Schema.TaggedError<TenantInTransaction>()("TenantInTransaction", {
+  requested: Schema.String,
+  message: Schema.String
+}) {}
+
 /** `default` (work enqueued without a tenant) and `*` are nobody's tenant: no block runs as them. */
 export class ReservedTenant extends Schema.TaggedError<ReservedTenant>()("ReservedTenant", {
   tenantId: Schema.String,
   message: Schema.String
 }) {}
+
+export type TenantError = SqlError | TenantScopeConflict | TenantInTransaction | ReservedTenant
 
 /** The tenant of the enclosing `withTenant` block, if any. */
 export const currentTenant: FiberRef.FiberRef<Option.Option<TenantId>> = FiberRef.unsafeMake(Option.none())
@@ -39,53 +51,65 @@ export const currentTenant: FiberRef.FiberRef<Option.Option<TenantId>> = FiberRe
 const scoped = <A, E, R>(
   tenantId: TenantId,
   effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E | SqlError | TenantScopeConflict | ReservedTenant, R | SqlClient.SqlClient> =>
-  Effect.flatMap(FiberRef.get(currentTenant), (current): Effect.Effect<
-    A,
-    E | SqlError | TenantScopeConflict | ReservedTenant,
-    R | SqlClient.SqlClient
-  > => {
+): Effect.Effect<A, E | TenantError, R | TenantSessions> =>
+  Effect.gen(function*() {
     if (reservedTenantIds.has(tenantId)) {
-      return Effect.fail(
-        new ReservedTenant({ tenantId, message: `${JSON.stringify(tenantId)} is reserved and is no tenant's id` })
-      )
+      return yield* new ReservedTenant({ tenantId, message: `${JSON.stringify(tenantId)} is reserved and is no tenant's id` })
     }
+    const current = yield* FiberRef.get(currentTenant)
     if (Option.isSome(current)) {
-      return current.value === tenantId ? effect : Effect.fail(
-        new TenantScopeConflict({
-          current: current.value,
-          requested: tenantId,
-          message: `a block for tenant ${JSON.stringify(tenantId)} cannot open inside tenant ` +
-            `${JSON.stringify(current.value)}'s block: one transaction serves one tenant`
-        })
-      )
+      if (current.value === tenantId) return yield* effect
+      return yield* new TenantScopeConflict({
+        current: current.value,
+        requested: tenantId,
+        message: `a block for tenant ${JSON.stringify(tenantId)} cannot open inside tenant ` +
+          `${JSON.stringify(current.value)}'s block: one transaction serves one tenant`
+      })
     }
-    return Effect.flatMap(SqlClient.SqlClient, (sql) =>
-      sql.withTransaction(Effect.gen(function*() {
-        // What was there before (inside an enclosing transaction it may be set): restored on success.
-        // On failure or interruption the transaction, or its savepoint, is rolled back, and that
-        // undoes both settings by itself.
-        const [before] = yield* sql<{ readonly role: string; readonly tenant: string | null }>`
-          select current_setting('role') as role, current_setting('redrive.tenant_id', true) as tenant,
-                 set_config('role', ${tenantRole}, true), set_config('redrive.tenant_id', ${tenantId}, true)`
-        const result = yield* Effect.locally(effect, currentTenant, Option.some(tenantId))
-        yield* sql`select set_config('role', ${before?.role ?? "none"}, true),
-                          set_config('redrive.tenant_id', ${before?.tenant ?? ""}, true)`
-        return result
-      }))
+    if (Option.isSome(yield* Effect.serviceOption(SqlClient.TransactionConnection))) {
+      return yield* new TenantInTransaction({
+        requested: tenantId,
+        message: `a block for tenant ${JSON.stringify(tenantId)} cannot open inside a transaction of the ` +
+          `runtime's connection: open it outside the transaction (it is a transaction of its own)`
+      })
+    }
+    const sessions = yield* TenantSessions
+    const token = yield* sessions.token(tenantId)
+    const sql = yield* sessions.client
+    return yield* sql.withTransaction(
+      Effect.zipRight(
+        sql`select set_config('redrive.tenant_token', ${token}, true)`,
+        Effect.locally(effect, currentTenant, Option.some(tenantId))
+      )
     )
   })
 
 /** Runs `effect` as `tenantId` under row-level security; data-first or pipeable. */
 export function withTenant(tenantId: TenantId): <A, E, R>(
   effect: Effect.Effect<A, E, R>
-) => Effect.Effect<A, E | SqlError | TenantScopeConflict | ReservedTenant, R | SqlClient.SqlClient>
+) => Effect.Effect<A, E | TenantError, R | TenantSessions>
 export function withTenant<A, E, R>(
   tenantId: TenantId,
   effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E | SqlError | TenantScopeConflict | ReservedTenant, R | SqlClient.SqlClient>
+): Effect.Effect<A, E | TenantError, R | TenantSessions>
 export function withTenant<A, E, R>(tenantId: TenantId, effect?: Effect.Effect<A, E, R>) {
   return effect === undefined
     ? <A2, E2, R2>(self: Effect.Effect<A2, E2, R2>) => scoped(tenantId, self)
     : scoped(tenantId, effect)
 }
+
+/**
+ * For the library's own statements that a tenant may cause but must not be able to write
+ * itself (dead letters, replay requests, alert deliveries): inside a tenant block, `effect`
+ * runs on the runtime's pool, outside the tenant's transaction (so it commits on its own);
+ * elsewhere it runs where it is (inside the caller's transaction, if any). `effect` must pin
+ * every row it touches to `tenant`, the tenant of the enclosing block (none: every tenant).
+ */
+export const onRuntime = <A, E, R>(
+  effect: (tenant: Option.Option<TenantId>) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  Effect.flatMap(FiberRef.get(currentTenant), (tenant) =>
+    Option.isNone(tenant)
+      ? effect(tenant)
+      : Effect.mapInputContext(effect(tenant), (context: Context.Context<R>) =>
+        Context.omit(SqlClient.TransactionConnection)(context) as Context.Context<R>))

@@ -80,40 +80,42 @@ layer(Test, { excludeTestServices: true })("row-level security under withTenant"
       assert.isTrue(Option.isNone(yield* withTenant(a, dlq.get(F.dlqId(ids.dlq[b]!)))))
       const updated = yield* withTenant(a, sql`update redrive.job set priority = 1 where id = ${bJob} returning id`)
       assert.strictEqual(updated.length, 0)
-      const deleted = yield* withTenant(a, sql`delete from redrive.job_dlq where id = ${ids.dlq[b]!} returning id`)
-      assert.strictEqual(deleted.length, 0)
+      // job_dlq and the other tables are read-only for a tenant: writing to them is refused outright.
       for (const table of tenantTables) {
-        const gone = yield* withTenant(a, sql`delete from ${sql(`redrive.${table}`)} where tenant_id = ${b} returning 1`)
-        assert.strictEqual(gone.length, 0, table)
+        const gone = yield* Effect.either(
+          withTenant(a, sql`delete from ${sql(`redrive.${table}`)} where tenant_id = ${b} returning 1`)
+        )
+        assert.isTrue(gone._tag === "Left" && String(gone.left.cause).includes("permission denied"), table)
       }
       const stillThere = yield* sql<{ priority: number }>`select priority from redrive.job where id = ${bJob}`
       assert.strictEqual(stillThere[0]!.priority, 5)
-      // Replaying (stamping) b's dead letter as a is "not found", not a silent success.
+      // Stamping b's dead letter as replayed is refused: a tenant writes no dead letter, its own or not.
       const replay = yield* Effect.flip(
         withTenant(a, dlq.markReplayed({ id: F.dlqId(ids.dlq[b]!), replayedBy: "a", replayJobId: JobId.make(1) }))
       )
-      assert.strictEqual(replay._tag, "DeadLetterNotFound")
+      assert.strictEqual(replay._tag, "DatabaseError")
+      assert.include(String(replay), "permission denied")
     }))
 
   it.effect("inserting or moving a row into another tenant fails and rolls the transaction back", () =>
     Effect.gen(function*() {
       const ids = yield* seed
       const sql = yield* SqlClient.SqlClient
-      const jobs = yield* JobRepo
       const controls = yield* ControlRepo
       const before = yield* sql<{ n: string }>`select count(*) as n from redrive.job where tenant_id = ${a}`
-      const insert = yield* Effect.flip(withTenant(a,
-        Effect.zipRight(jobs.insert(F.job({ tenantId: a })), jobs.insert(F.job({ tenantId: b })))))
-      assert.strictEqual(insert._tag, "DatabaseError")
-      assert.include(insert.message, "row-level security")
+      // As enqueue writes a job (no id, no lineage).
+      const enqueue = (tenantId: string) =>
+        sql`insert into redrive.job (tenant_id, queue, type, payload) values (${tenantId}, 'q', 'email.send', '{}')`
+      const insert = yield* Effect.flip(withTenant(a, Effect.zipRight(enqueue(a), enqueue(b))))
+      assert.include(String(insert.cause), "row-level security")
       const after = yield* sql<{ n: string }>`select count(*) as n from redrive.job where tenant_id = ${a}`
       assert.strictEqual(after[0]!.n, before[0]!.n, "the tenant's own insert was rolled back too")
       const move = yield* Effect.flip(
         withTenant(a, sql`update redrive.job set tenant_id = ${b} where id = ${ids.job[a]!}`)
       )
-      assert.include(String(move.cause), "row-level security")
+      assert.include(String(move.cause), "permission denied")
       const pause = yield* Effect.flip(withTenant(a, controls.upsert({
-        tenantId: b,
+        tenantId: a,
         queue: F.queue("q2"),
         state: "paused",
         reason: null,
@@ -122,7 +124,7 @@ layer(Test, { excludeTestServices: true })("row-level security under withTenant"
         drainCompletedAt: null
       })))
       assert.strictEqual(pause._tag, "DatabaseError")
-      const rows = yield* sql`select 1 from redrive.control where tenant_id = ${b} and queue = 'q2'`
+      const rows = yield* sql`select 1 from redrive.control where tenant_id in (${a}, ${b}) and queue = 'q2'`
       assert.strictEqual(rows.length, 0)
     }))
 
@@ -133,31 +135,28 @@ layer(Test, { excludeTestServices: true })("row-level security under withTenant"
                  on conflict do nothing`
       const seen = yield* withTenant(a, sql<{ tenantId: string }>`select tenant_id from redrive.control where queue = 'emails'`)
       assert.deepStrictEqual(seen.map((r) => r.tenantId), ["*"])
-      const removed = yield* withTenant(a, sql`delete from redrive.control where tenant_id = '*' returning 1`)
-      assert.strictEqual(removed.length, 0)
+      const removed = yield* Effect.flip(withTenant(a, sql`delete from redrive.control where tenant_id = '*'`))
+      assert.include(String(removed.cause), "permission denied")
     }))
 
-  it.effect("withTenant leaves no role or tenant behind in an enclosing transaction", () =>
+  it.effect("a block cannot open inside a transaction of the runtime's connection", () =>
     Effect.gen(function*() {
       yield* seed
       const sql = yield* SqlClient.SqlClient
-      const after = yield* sql.withTransaction(Effect.gen(function*() {
-        yield* withTenant(a, sql`select 1`)
-        return yield* sql<{ role: string; tenant: string | null }>`
-          select current_user as role, nullif(current_setting('redrive.tenant_id', true), '') as tenant`
+      const [refused, after] = yield* sql.withTransaction(Effect.gen(function*() {
+        const refused = yield* Effect.flip(withTenant(a, sql`select 1`))
+        return [refused, yield* probe] as const
       }))
-      assert.notStrictEqual(after[0]!.role, "redrive_tenant")
-      assert.isNull(after[0]!.tenant)
-      // Back as the owner: both tenants' rows are visible again.
-      const total = yield* sql<{ n: string }>`select count(distinct tenant_id) as n from redrive.job where tenant_id in (${a}, ${b})`
-      assert.strictEqual(Number(total[0]!.n), 2)
+      assert.strictEqual(refused._tag, "TenantInTransaction")
+      // The enclosing transaction is untouched: still the runtime, seeing every tenant.
+      assert.deepStrictEqual(after, { role: "redrive_runtime", tenant: null, sees: [a, b].sort() })
     }))
 
   /** Who the session is and what it sees: role, tenant setting, tenants visible in job. */
   const probe = Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const [row] = yield* sql<{ role: string; tenant: string | null }>`
-      select current_user as role, nullif(current_setting('redrive.tenant_id', true), '') as tenant`
+      select current_user as role, redrive.current_tenant() as tenant`
     const seen = yield* sql<{ tenantId: string }>`
       select distinct tenant_id from redrive.job where tenant_id in (${a}, ${b}) order by tenant_id`
     return { role: row!.role, tenant: row!.tenant, sees: seen.map((r) => r.tenantId) }
@@ -191,28 +190,20 @@ layer(Test, { excludeTestServices: true })("row-level security under withTenant"
       assert.deepStrictEqual(after, { role: "redrive_tenant", tenant: a, sees: [a] })
     }))
 
-  it.effect("inside a transaction, the block puts back what it found after success, failure and interruption", () =>
+  it.effect("after a block, its connection keeps nothing of it: the next block or statement starts clean", () =>
     Effect.gen(function*() {
       yield* seed
       const sql = yield* SqlClient.SqlClient
-      const results = yield* sql.withTransaction(Effect.gen(function*() {
-        // The enclosing transaction has a tenant setting of its own (and the owner's role).
-        yield* sql`select set_config('redrive.tenant_id', 'outer-value', true)`
-        const start = yield* probe
-        yield* withTenant(a, sql`select 1`)
-        const afterSuccess = yield* probe
-        yield* Effect.flip(withTenant(a, Effect.zipRight(sql`select 1`, Effect.fail("boom" as const))))
-        const afterFailure = yield* probe
-        yield* withTenant(a, Effect.never).pipe(Effect.timeout("100 millis"), Effect.flip)
-        const afterInterruption = yield* probe
-        return { start, afterSuccess, afterFailure, afterInterruption }
-      }))
-      assert.strictEqual(results.start.tenant, "outer-value")
-      assert.notStrictEqual(results.start.role, "redrive_tenant")
-      assert.includeMembers(results.start.sees, [a, b])
-      assert.deepStrictEqual(results.afterSuccess, results.start)
-      assert.deepStrictEqual(results.afterFailure, results.start)
-      assert.deepStrictEqual(results.afterInterruption, results.start)
+      yield* withTenant(a, probe)
+      yield* Effect.flip(withTenant(a, Effect.zipRight(probe, Effect.fail("boom" as const))))
+      yield* withTenant(a, Effect.never).pipe(Effect.timeout("100 millis"), Effect.flip)
+      // Every tenant-pool connection, used or fresh, has no token outside a block.
+      const leftovers = yield* withTenant(b, Effect.all(Array.from({ length: 3 }, () => probe)))
+      assert.isTrue(leftovers.every((p) => p.tenant === b && p.sees.length === 1 && p.sees[0] === b))
+      const outside = yield* probe
+      assert.deepStrictEqual(outside, { role: "redrive_runtime", tenant: null, sees: [a, b].sort() })
+      const [token] = yield* sql<{ t: string | null }>`select current_setting('redrive.tenant_token', true) as t`
+      assert.include([null, ""], token?.t ?? null)
     }))
 
   it.effect("withTenant is pipeable", () =>

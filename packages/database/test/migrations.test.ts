@@ -72,7 +72,7 @@ describe("migration runner", () => {
         where table_schema = 'redrive' and table_type = 'BASE TABLE' order by 1`
       assert.deepStrictEqual(tables.map((t) => t.name), [
         "alert_channel", "alert_delivery", "api_key", "control", "control_event", "failure_stat", "job", "job_dlq",
-        "replay_request", "schema_migration"
+        "replay_request", "schema_migration", "tenant_seal"
       ])
     }).pipe(Effect.provide(emptyDatabase)))
 
@@ -81,7 +81,7 @@ describe("migration runner", () => {
       const info = yield* TestDatabase.TestDatabaseInfo
       // Two pools = two independent sessions, as two processes would have.
       const runner = MigrationRunner.up().pipe(
-        Effect.provide(Database.layer({ url: info.url, maxConnections: 2 })),
+        Effect.provide(Database.layer({ url: info.adminDatabaseUrl, maxConnections: 2 })),
         Effect.provide(NodeContext.layer)
       )
       const [a, b] = yield* Effect.all([runner, runner], { concurrency: 2 })

@@ -7,7 +7,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { DatabaseError as DbError, DlqFilter, ErrorHistory, Ids, ReplayRequest as RR } from "@redrive/database"
+import { DatabaseError as DbError, DlqFilter, ErrorHistory, Ids, ReplayRequest as RR, Tenant } from "@redrive/database"
 import {
   Cause,
   Clock,
@@ -17,6 +17,7 @@ import {
   Duration,
   Effect,
   Exit,
+  FiberRef,
   Layer,
   Metric,
   Option,
@@ -220,10 +221,21 @@ export const make = (options: ReplayOptions = {}) =>
     const replayOne = Effect.fn("Replay.replayOne")(function*(input: ReplayOneInput) {
       yield* Effect.annotateCurrentSpan("dlqId", input.id)
       const payloadJson = input.payload === undefined ? null : yield* validatePayload(input.id, input.payload)
-      const [row] = yield* rows(
-        "Replay.replayOne",
-        ReplaySql.replayOne(sql, { id: input.id, by: input.by, payloadJson, cap, channel: Notify.channel }),
-        decodeOne
+      // A tenant may replay its dead letters but not write job_dlq itself: the statement runs as
+      // the runtime, pinned to the tenant.
+      const [row] = yield* Tenant.onRuntime((tenant) =>
+        rows(
+          "Replay.replayOne",
+          ReplaySql.replayOne(sql, {
+            id: input.id,
+            tenantId: Option.getOrNull(tenant),
+            by: input.by,
+            payloadJson,
+            cap,
+            channel: Notify.channel
+          }),
+          decodeOne
+        )
       )
       if (row === undefined) return yield* new DeadLetterNotFound({ id: input.id })
       if (row.created) yield* Metric.increment(Metric.tagged(Metrics.replaysTotal, "mode", "one"))
@@ -252,18 +264,27 @@ export const make = (options: ReplayOptions = {}) =>
           Effect.mapError((e) => new InvalidBulkReplay({ field: ["filter", ...firstIssue(e).path].join("."), message: e.message }))
         )
       )
-      const [created] = yield* rows(
-        "Replay.createBulk",
-        ReplaySql.createBulk(sql, {
-          id: valid.id ?? null,
-          scope: valid.scopeTenant,
-          filter: valid.filter,
-          filterJson,
-          dryRun: valid.dryRun,
-          ratePerSec: valid.ratePerSec ?? null,
-          requestedBy: valid.requestedBy
-        }),
-        decodeRequests
+      const tenant = yield* FiberRef.get(Tenant.currentTenant)
+      if (Option.isSome(tenant) && valid.scopeTenant !== tenant.value) {
+        return yield* new InvalidBulkReplay({
+          field: "scopeTenant",
+          message: `a request made as tenant ${JSON.stringify(tenant.value)} covers that tenant only`
+        })
+      }
+      const [created] = yield* Tenant.onRuntime(() =>
+        rows(
+          "Replay.createBulk",
+          ReplaySql.createBulk(sql, {
+            id: valid.id ?? null,
+            scope: valid.scopeTenant,
+            filter: valid.filter,
+            filterJson,
+            dryRun: valid.dryRun,
+            ratePerSec: valid.ratePerSec ?? null,
+            requestedBy: valid.requestedBy
+          }),
+          decodeRequests
+        )
       )
       if (created !== undefined) {
         yield* Effect.annotateCurrentSpan("replayRequestId", created.id)
@@ -279,7 +300,9 @@ export const make = (options: ReplayOptions = {}) =>
     })
 
     const cancel = Effect.fn("Replay.cancel")(function*(id: Ids.ReplayRequestId) {
-      const [cancelled] = yield* rows("Replay.cancel", ReplaySql.cancel(sql, id), decodeRequests)
+      const [cancelled] = yield* Tenant.onRuntime((tenant) =>
+        rows("Replay.cancel", ReplaySql.cancel(sql, id, Option.getOrNull(tenant)), decodeRequests)
+      )
       if (cancelled === undefined) return yield* get(id)
       yield* Metric.increment(Metric.tagged(Metrics.replayRequestsTotal, "state", "cancelled"))
       return cancelled

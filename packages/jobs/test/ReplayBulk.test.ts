@@ -1,7 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
 import { Ids } from "@redrive/database"
-import { Factory, TestDatabase } from "@redrive/database/testing"
+import { AdminClient, Factory, TestDatabase } from "@redrive/database/testing"
 import { Chunk, Clock, Duration, Effect, Exit, Fiber, Layer, Metric, Queue, TestClock, TestContext } from "effect"
 import * as JobRegistry from "../src/JobRegistry.js"
 import * as Metrics from "../src/Metrics.js"
@@ -149,11 +149,13 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("Replay b
       const queue = Factory.queue()
       const noise = yield* seedDeadLetters({ queue: Factory.queue(), count: 5, tenant })
       // A gap of ten million unused ids before the matches: walking id ranges would crawl through it.
-      yield* sql`select setval(pg_get_serial_sequence('redrive.job_dlq', 'id'),
-                               nextval(pg_get_serial_sequence('redrive.job_dlq', 'id')) + 10000000)`
+      // (Moving a sequence is the administrator's: the runtime role only draws from it.)
+      const info = yield* TestDatabase.TestDatabaseInfo
+      yield* AdminClient.adminQuery(info.adminDatabaseUrl, `select setval(pg_get_serial_sequence('redrive.job_dlq', 'id'),
+        nextval(pg_get_serial_sequence('redrive.job_dlq', 'id')) + 10000000)`)
       const ids = yield* seedDeadLetters({ queue, count: 7, tenant })
       const request = yield* replay.createBulk({ filter: queueFilter(queue), scopeTenant: tenant, dryRun: false, requestedBy: "a" })
-      // What a tenant can do to its own request row: claim a snapshot far beyond any dead letter.
+      // A request row edited by hand (tenants cannot: TenantAttacks.test.ts) to a snapshot far beyond any dead letter.
       yield* sql`update redrive.replay_request set max_dlq_id = 10000000000000000 where id = ${request.id}`
       const [rows] = yield* sql<{ n: string; max: string }>`select count(*) as n, max(id) as max from redrive.job_dlq`
       const scanWindow = 50

@@ -10,9 +10,18 @@ import * as Database from "../Database.js"
 import { withDatabase } from "../DatabaseUrl.js"
 import { loadDirectory } from "../migrations/MigrationFile.js"
 import * as MigrationRunner from "../migrations/MigrationRunner.js"
+import * as Roles from "../Roles.js"
 import { adminQuery, quoteIdent } from "./AdminClient.js"
 
 export const prepareTemplate = (adminUrl: Redacted.Redacted) =>
+  Effect.tap(buildTemplate(adminUrl), () =>
+    // Tests log in as the runtime and tenant roles the template's migrations created.
+    Roles.shareAdminPassword(adminUrl).pipe(
+      Effect.provide(Database.layer({ url: adminUrl, maxConnections: 1 })),
+      Effect.scoped
+    ))
+
+const buildTemplate = (adminUrl: Redacted.Redacted) =>
   Effect.gen(function*() {
     const files = yield* loadDirectory(yield* MigrationRunner.directory)
     const digest = createHash("sha256").update(files.map((f) => `${f.file}:${f.checksum}`).join("\n")).digest("hex")

@@ -1,6 +1,7 @@
 /**
  * One database per test file, cloned from the migrated template and dropped afterwards, so
- * files run in parallel and re-run cleanly.
+ * files run in parallel and re-run cleanly. Tests connect as the runtime role, as the library
+ * does in production (the template setup gave the login roles the administrator's password).
  */
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
@@ -8,12 +9,18 @@ import { Context, Effect, Layer, Redacted, Schedule } from "effect"
 import { inject } from "vitest"
 import * as Database from "../Database.js"
 import { withDatabase } from "../DatabaseUrl.js"
+import * as Roles from "../Roles.js"
+import type { TenantSessions } from "../TenantSessions.js"
 import { adminQuery, quoteIdent } from "./AdminClient.js"
 import "./ProvidedContext.js"
 
 export class TestDatabaseInfo extends Context.Tag("@redrive/database/testing/TestDatabaseInfo")<TestDatabaseInfo, {
   readonly name: string
+  /** This database, as the runtime role (`redrive_runtime`). */
   readonly url: Redacted.Redacted
+  /** This database, as the administrator (for what only an administrator may do). */
+  readonly adminDatabaseUrl: Redacted.Redacted
+  /** The server's administrator, on its default database. */
   readonly adminUrl: Redacted.Redacted
 }>() {}
 
@@ -35,19 +42,30 @@ export const scopedDatabase = (options: { readonly template?: string | null; rea
       ),
       () => adminQuery(admin, `drop database if exists ${quoteIdent(name)} with (force)`).pipe(Effect.ignore)
     )
-    return { name, url: withDatabase(admin, name), adminUrl: admin }
+    const adminDatabaseUrl = withDatabase(admin, name)
+    return { name, url: Roles.localRuntimeUrl(adminDatabaseUrl), adminDatabaseUrl, adminUrl: admin }
   })
 
-/** TestDatabaseInfo + PgClient + SqlClient for a fresh migrated database. */
-export const layer: Layer.Layer<TestDatabaseInfo | PgClient.PgClient | SqlClient.SqlClient, unknown> = Layer
+export type Services = TestDatabaseInfo | PgClient.PgClient | SqlClient.SqlClient | TenantSessions
+
+/** TestDatabaseInfo + the database layers (as the runtime role) for a fresh migrated database. */
+export const layer: Layer.Layer<Services, unknown> = Layer
   .unwrapScoped(
     Effect.map(scopedDatabase(), (info) =>
       Layer.merge(Layer.succeed(TestDatabaseInfo, info), Database.layer({ url: info.url, maxConnections: 10 })))
   )
 
-/** The same, for an empty (unmigrated) database. */
-export const layerEmpty: Layer.Layer<TestDatabaseInfo | PgClient.PgClient | SqlClient.SqlClient, unknown> = Layer
+/** The same, for an empty (unmigrated) database, as the administrator (who migrates). */
+export const layerEmpty: Layer.Layer<Services, unknown> = Layer
   .unwrapScoped(
     Effect.map(scopedDatabase({ template: null, prefix: "redrive_empty" }), (info) =>
-      Layer.merge(Layer.succeed(TestDatabaseInfo, info), Database.layer({ url: info.url, maxConnections: 10 })))
+      Layer.merge(
+        Layer.succeed(TestDatabaseInfo, info),
+        Database.layer({ url: info.adminDatabaseUrl, maxConnections: 10 })
+      ))
   )
+
+/** The database layers for this file's database as the administrator. */
+export const adminLayer = Layer.unwrapEffect(
+  Effect.map(TestDatabaseInfo, (info) => Database.layer({ url: info.adminDatabaseUrl, maxConnections: 2 }))
+)

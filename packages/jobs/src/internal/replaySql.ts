@@ -58,6 +58,8 @@ export interface ReplayOneRow {
  */
 export const replayOne = (sql: Sql, input: {
   readonly id: Ids.DlqId
+  /** The caller's tenant (run on the runtime's connection, nothing else pins it); null: any. */
+  readonly tenantId: Ids.TenantId | null
   readonly by: string
   readonly payloadJson: string | null
   readonly cap: number
@@ -68,7 +70,7 @@ export const replayOne = (sql: Sql, input: {
       select id, tenant_id, queue, type, payload, priority, max_attempts, attempts, error_class, error_history,
              request_id, user_id, replayed_at, replay_job_id
       from redrive.job_dlq
-      where id = ${input.id}
+      where id = ${input.id} ${input.tenantId === null ? sql`` : sql`and tenant_id = ${input.tenantId}`}
       for update
     ), inserted as (
       ${insertJobs(sql, "dlq", input.by, input.cap, input.payloadJson)}
@@ -138,10 +140,10 @@ const oneRequest = (sql: Sql, id: string, scope: ScopeTenant | null, runnable: S
 export const findRequest = (sql: Sql, id: string, scope: ScopeTenant | null) =>
   sql`select * from redrive.replay_request where ${oneRequest(sql, id, scope)}`
 
-export const cancel = (sql: Sql, id: string) =>
+export const cancel = (sql: Sql, id: string, scope: Ids.TenantId | null) =>
   sql`update redrive.replay_request
       set state = 'cancelled', finished_at = now(), locked_by = null, locked_until = null, updated_at = now()
-      where ${oneRequest(sql, id, null)} and state in ('pending', 'running')
+      where ${oneRequest(sql, id, scope)} and state in ('pending', 'running')
       returning *`
 
 /**
