@@ -5,7 +5,7 @@
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { SqlClient } from "@effect/sql"
-import { Database, MigrationRunner } from "@redrive/database"
+import { Database, MigrationRunner, Roles } from "@redrive/database"
 import { Enqueue, JobDefinition, JobRegistry, Replay, Worker } from "@redrive/jobs"
 import { Effect, Exit, Layer, ManagedRuntime, Redacted, Schema, Scope } from "effect"
 import { fileURLToPath } from "node:url"
@@ -36,8 +36,16 @@ export const open = async (ctx: OpenContext) => {
     // Zero backoff: the harness measures the failure path, not the wait between attempts.
     retry: { maxAttempts: ctx.maxAttempts, base: 0, max: 0 }
   })
+  // Migrate as the harness's (administrator's) URL, then run as the runtime role, as a service does.
+  await Effect.runPromise(
+    MigrationRunner.up(fileURLToPath(new URL("../../migrations", import.meta.url))).pipe(
+      Effect.provide(Database.layer({ url: Redacted.make(ctx.databaseUrl), maxConnections: 1 })),
+      Effect.provide(NodeContext.layer),
+      Effect.scoped
+    )
+  )
   const DatabaseLive = Database.layer({
-    url: Redacted.make(ctx.databaseUrl),
+    url: Roles.localRuntimeUrl(Redacted.make(ctx.databaseUrl)),
     // claim, completer, lease extension, LISTEN, the maintenance leader's connection, enqueue
     maxConnections: 6
   })
@@ -47,8 +55,6 @@ export const open = async (ctx: OpenContext) => {
       Layer.provideMerge(DatabaseLive)
     )
   )
-  // Bundled into bench/dist/, two levels below the repository root.
-  await runtime.runPromise(MigrationRunner.up(fileURLToPath(new URL("../../migrations", import.meta.url))))
   let workerScope: Scope.CloseableScope | undefined
 
   return {

@@ -6,6 +6,7 @@ import { Console, Effect, Layer, Redacted, Schema } from "effect"
 import * as Database from "../Database.js"
 import { resolveDatabase } from "../DatabaseUrl.js"
 import * as MigrationRunner from "../migrations/MigrationRunner.js"
+import * as Roles from "../Roles.js"
 
 const Command = Schema.Literal("up", "status")
 
@@ -36,6 +37,8 @@ const program = Effect.gen(function*() {
     ? Effect.gen(function*() {
       const started = Date.now()
       const applied = yield* MigrationRunner.up()
+      // The embedded server is a local one: its login roles share the administrator's password.
+      if (db.embedded) yield* Roles.shareAdminPassword(db.url)
       yield* Console.log(
         applied.length === 0
           ? "up to date: nothing to apply"

@@ -6,7 +6,7 @@
  * from the database. The scenario (job types, handlers, fake APIs) lives in ../demo/.
  */
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Database, DatabaseUrl, Ids, MigrationRunner } from "@redrive/database"
+import { Database, DatabaseUrl, Ids, MigrationRunner, Roles } from "@redrive/database"
 import { Enqueue, type JobDefinition, JobRegistry, Replay, Worker } from "@redrive/jobs"
 import { Clock, Console, Duration, Effect, Layer, Redacted, Schema } from "effect"
 import * as Apis from "../demo/apis.js"
@@ -224,7 +224,6 @@ const summary = (started: number) =>
 
 const scenario = (started: number) =>
   Effect.gen(function*() {
-    yield* migrate
     yield* Queries.resetTenant
     yield* say(`tenant "${tenant}": previous run's jobs, dead letters and counters cleared`, "", "1. enqueue")
     yield* enqueueAll
@@ -263,9 +262,16 @@ const program = Effect.gen(function*() {
   const db = yield* DatabaseUrl.resolveDatabase
   const where = new URL(Redacted.value(db.url))
   yield* say(`Redrive demo — database ${db.embedded ? "(embedded) " : ""}${where.host}${where.pathname}`)
+  // Migrations run as the administrator; the demo itself runs as the runtime role, as a service would.
+  yield* Effect.zipRight(migrate, db.embedded ? Roles.shareAdminPassword(db.url) : Effect.void).pipe(
+    Effect.provide(Database.layer({ url: db.url, maxConnections: 2, applicationName: "redrive-demo-migrate" })),
+    Effect.scoped
+  )
   const replay = Replay.layer({ batchSize: 100 }).pipe(Layer.provide(JobRegistry.layer(definitions)))
   const services = Layer.mergeAll(Apis.layer, replay).pipe(
-    Layer.provideMerge(Database.layer({ url: db.url, maxConnections: 8, applicationName: "redrive-demo" }))
+    Layer.provideMerge(
+      Database.layer({ url: Roles.localRuntimeUrl(db.url), maxConnections: 8, applicationName: "redrive-demo" })
+    )
   )
   yield* scenario(started).pipe(Effect.provide(services))
 })
