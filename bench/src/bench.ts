@@ -125,7 +125,7 @@ const deadLetterDepth = async () => {
   const url = await freshDatabase("redrive_bench_p")
   const runtime = ManagedRuntime.make(
     JobDlqRepo.layerInsecureDefault.pipe(
-      Layer.provideMerge(Database.layer({ url: Redacted.make(url), maxConnections: 4 })),
+      Layer.provideMerge(Database.layer({ url: Redacted.make(url), maxConnections: 4, administrator: true })),
       Layer.merge(NodeContext.layer)
     )
   )

@@ -4,7 +4,7 @@
  * names are mapped snake_case <-> camelCase, but jsonb values are kept verbatim
  * (`transformJson: false`): a payload's keys are the user's, not ours.
  */
-import type { SqlClient } from "@effect/sql"
+import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { Config, Duration, Effect, Layer, Option, String as Str } from "effect"
 import type { Redacted } from "effect"
@@ -19,6 +19,8 @@ export interface DatabaseConfig {
   /** Where tenant sessions log in; by default `url` with the user `redrive_tenant` (same password). */
   readonly tenantUrl?: Redacted.Redacted
   readonly tenantMaxConnections?: number
+  /** An administrator's connection (migrations): no warning that it bypasses row-level security. */
+  readonly administrator?: boolean
 }
 
 export const clientOptions = {
@@ -27,16 +29,37 @@ export const clientOptions = {
   transformJson: false
 } as const
 
+/**
+ * A runtime connected as a superuser (or a role with BYPASSRLS) works, but row-level security
+ * no longer guards its own statements: say so once at startup. Tenant blocks are walled either way.
+ */
+const warnIfPrivileged = Layer.effectDiscard(
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql<{ readonly user: string; readonly privileged: boolean }>`
+      select current_user as user, rolsuper or rolbypassrls as privileged from pg_roles where rolname = current_user`
+  ).pipe(
+    Effect.flatMap(([me]) =>
+      me?.privileged
+        ? Effect.logWarning(
+          `connected as ${me.user}, which bypasses row-level security; connect as ${Roles.runtime} (README: ` +
+            `"Database roles and tenant isolation")`
+        )
+        : Effect.void
+    ),
+    Effect.ignore
+  )
+)
+
 export const layer = (
   config: DatabaseConfig
 ): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient | TenantSessions.TenantSessions, SqlError> => {
   const applicationName = config.applicationName ?? "redrive"
-  return TenantSessions.layer({
+  return Layer.merge(TenantSessions.layer({
     url: config.tenantUrl ?? Roles.withUser(config.url, Roles.tenant),
     maxConnections: config.tenantMaxConnections ?? 5,
     applicationName: `${applicationName}-tenant`,
     transforms: clientOptions
-  }).pipe(Layer.provideMerge(PgClient.layer({
+  }), config.administrator === true ? Layer.empty : warnIfPrivileged).pipe(Layer.provideMerge(PgClient.layer({
     url: config.url,
     maxConnections: config.maxConnections ?? 10,
     applicationName,

@@ -81,7 +81,7 @@ describe("migration runner", () => {
       const info = yield* TestDatabase.TestDatabaseInfo
       // Two pools = two independent sessions, as two processes would have.
       const runner = MigrationRunner.up().pipe(
-        Effect.provide(Database.layer({ url: info.adminDatabaseUrl, maxConnections: 2 })),
+        Effect.provide(Database.layer({ url: info.adminDatabaseUrl, maxConnections: 2, administrator: true })),
         Effect.provide(NodeContext.layer)
       )
       const [a, b] = yield* Effect.all([runner, runner], { concurrency: 2 })

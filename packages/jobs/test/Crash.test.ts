@@ -9,6 +9,7 @@ import * as JobDefinition from "../src/JobDefinition.js"
 import * as Rescuer from "../src/Rescuer.js"
 import { CrashJob } from "./fixtures/crashJob.js"
 import { count, eventually, withWorker } from "./workerFixtures.js"
+import { processTestTimeout } from "./processFixtures.js"
 
 const childScript = fileURLToPath(new URL("./fixtures/crashWorker.ts", import.meta.url))
 const N = 300
@@ -55,7 +56,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "90 seconds" })(
       const seen = yield* sql<{ n: number }>`select distinct n from crash_log order by n`
       assert.deepStrictEqual(seen.map((r) => r.n), Array.from({ length: N }, (_, n) => n))
       assert.strictEqual(yield* count("redrive.job_dlq where queue = 'q-crash'"), 0)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped), processTestTimeout)
 
   it.effect("an expired lease is rescued with a `rescued` entry, or dead-lettered when attempts are used up", () =>
     Effect.gen(function*() {

@@ -9,7 +9,7 @@ import { Factory, TestDatabase } from "@redrive/database/testing"
 import { Effect, Layer } from "effect"
 import * as Maintenance from "../src/Maintenance.js"
 import { leaderLockKey } from "../src/Maintenance.js"
-import { spawnWorker } from "./processFixtures.js"
+import { processTestTimeout, spawnWorker } from "./processFixtures.js"
 import { eventually } from "./workerFixtures.js"
 
 /** Sessions holding the leader's advisory lock: must be exactly one. */
@@ -20,6 +20,7 @@ const leaders = Effect.flatMap(SqlClient.SqlClient, (sql) =>
         and database = (select oid from pg_database where datname = current_database())`,
     (rows) => rows[0]!.n
   ))
+
 
 layer(TestDatabase.layer, { excludeTestServices: true, timeout: "120 seconds" })("maintenance", (it) => {
   it.effect("two worker processes elect one leader; SIGKILL it and the other takes over within 10 s", () =>
@@ -45,7 +46,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "120 seconds" })
       assert.isBelow(takeover, 10_000)
       assert.strictEqual(yield* leaders, 1)
       yield* Effect.log(`maintenance takeover after SIGKILL: ${takeover} ms`)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped), processTestTimeout)
 
   it.effect("on @effect/cluster the same tasks run as a Singleton: an expired lease is rescued", () =>
     Effect.gen(function*() {

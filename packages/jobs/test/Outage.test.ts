@@ -22,7 +22,7 @@ describe("a database outage", () => {
       const url = DatabaseUrl.withDatabase(server.adminUrl, "outage")
       const query = (text: string) => AdminClient.adminQuery(url, text)
       yield* MigrationRunner.up().pipe(
-        Effect.provide([Database.layer({ url, maxConnections: 2 }), NodeContext.layer]),
+        Effect.provide([Database.layer({ url, maxConnections: 2, administrator: true }), NodeContext.layer]),
         Effect.scoped
       )
       yield* query(`create table run_log (n int not null, pid int not null, attempt int not null, event text not null,

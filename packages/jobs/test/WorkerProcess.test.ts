@@ -8,7 +8,7 @@ import { Factory, TestDatabase } from "@redrive/database/testing"
 import { Effect } from "effect"
 import * as Enqueue from "../src/Enqueue.js"
 import * as JobDefinition from "../src/JobDefinition.js"
-import { spawnWorker } from "./processFixtures.js"
+import { processTestTimeout, spawnWorker } from "./processFixtures.js"
 import { count, eventually } from "./workerFixtures.js"
 import { Schema } from "effect"
 
@@ -18,6 +18,7 @@ const definition = (queue: string) =>
 const createRunLog = Effect.flatMap(SqlClient.SqlClient, (sql) =>
   sql`create table if not exists run_log (n int not null, pid int not null, attempt int not null, event text not null,
         at timestamptz not null default clock_timestamp())`)
+
 
 layer(TestDatabase.layer, { excludeTestServices: true, timeout: "120 seconds" })("a worker process", (it) => {
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
@@ -64,7 +65,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "120 seconds" })
         assert.isAtMost(endedAndWaiting.length, 2, JSON.stringify(endedAndWaiting))
         assert.isAbove(gone.length, 0)
         assert.isAbove(waiting.length, 0)
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped), processTestTimeout)
   }
 
   it.effect("killed with SIGKILL mid-batch, its jobs are finished by another worker-only process", () =>
@@ -96,5 +97,5 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "120 seconds" })
       const twice = yield* sql<{ n: number }>`
         select n from run_log where event = 'start' and pid = any(${pids}) group by n having count(*) > 1`
       assert.isAtMost(twice.length, stranded)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped), processTestTimeout)
 })

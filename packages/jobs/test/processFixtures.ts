@@ -40,3 +40,6 @@ export const spawnWorker = (url: Redacted.Redacted, env: Record<string, string> 
       )
     return { child, pid: child.pid ?? -1, output: () => output, waitFor, exited } satisfies WorkerProcess
   })
+
+/** Child processes start under tsx: seconds each on a loaded 2-core machine. */
+export const processTestTimeout = 90_000

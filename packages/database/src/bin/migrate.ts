@@ -46,7 +46,7 @@ const program = Effect.gen(function*() {
       )
     })
     : printStatus
-  yield* run.pipe(Effect.provide(Database.layer({ url: db.url, maxConnections: 2 })))
+  yield* run.pipe(Effect.provide(Database.layer({ url: db.url, maxConnections: 2, administrator: true })))
 })
 
 program.pipe(Effect.scoped, Effect.provide(Layer.mergeAll(NodeContext.layer)), NodeRuntime.runMain({ disableErrorReporting: false }))

@@ -17,7 +17,7 @@ export const prepareTemplate = (adminUrl: Redacted.Redacted) =>
   Effect.tap(buildTemplate(adminUrl), () =>
     // Tests log in as the runtime and tenant roles the template's migrations created.
     Roles.shareAdminPassword(adminUrl).pipe(
-      Effect.provide(Database.layer({ url: adminUrl, maxConnections: 1 })),
+      Effect.provide(Database.layer({ url: adminUrl, maxConnections: 1, administrator: true })),
       Effect.scoped
     ))
 
@@ -31,7 +31,7 @@ const buildTemplate = (adminUrl: Redacted.Redacted) =>
     const building = `redrive_tplbuild_${process.pid}_${Date.now().toString(36)}`
     yield* adminQuery(adminUrl, `create database ${quoteIdent(building)}`)
     yield* MigrationRunner.up().pipe(
-      Effect.provide(Database.layer({ url: withDatabase(adminUrl, building), maxConnections: 2 })),
+      Effect.provide(Database.layer({ url: withDatabase(adminUrl, building), maxConnections: 2, administrator: true })),
       Effect.scoped,
       Effect.timeoutFail({
         duration: "2 minutes",

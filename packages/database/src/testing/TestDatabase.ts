@@ -61,11 +61,11 @@ export const layerEmpty: Layer.Layer<Services, unknown> = Layer
     Effect.map(scopedDatabase({ template: null, prefix: "redrive_empty" }), (info) =>
       Layer.merge(
         Layer.succeed(TestDatabaseInfo, info),
-        Database.layer({ url: info.adminDatabaseUrl, maxConnections: 10 })
+        Database.layer({ url: info.adminDatabaseUrl, maxConnections: 10, administrator: true })
       ))
   )
 
 /** The database layers for this file's database as the administrator. */
 export const adminLayer = Layer.unwrapEffect(
-  Effect.map(TestDatabaseInfo, (info) => Database.layer({ url: info.adminDatabaseUrl, maxConnections: 2 }))
+  Effect.map(TestDatabaseInfo, (info) => Database.layer({ url: info.adminDatabaseUrl, maxConnections: 2, administrator: true }))
 )

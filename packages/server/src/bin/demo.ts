@@ -264,7 +264,7 @@ const program = Effect.gen(function*() {
   yield* say(`Redrive demo — database ${db.embedded ? "(embedded) " : ""}${where.host}${where.pathname}`)
   // Migrations run as the administrator; the demo itself runs as the runtime role, as a service would.
   yield* Effect.zipRight(migrate, db.embedded ? Roles.shareAdminPassword(db.url) : Effect.void).pipe(
-    Effect.provide(Database.layer({ url: db.url, maxConnections: 2, applicationName: "redrive-demo-migrate" })),
+    Effect.provide(Database.layer({ url: db.url, maxConnections: 2, applicationName: "redrive-demo-migrate", administrator: true })),
     Effect.scoped
   )
   const replay = Replay.layer({ batchSize: 100 }).pipe(Layer.provide(JobRegistry.layer(definitions)))
