@@ -7,6 +7,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as Database from "../src/Database.js"
 import type { MigrationRefused } from "../src/migrations/MigrationError.js"
+import { checksum } from "../src/migrations/MigrationFile.js"
 import * as MigrationRunner from "../src/migrations/MigrationRunner.js"
 import { TestDatabase } from "../src/testing/index.js"
 
@@ -163,5 +164,56 @@ describe("migration runner", () => {
       assert.isNull(half[0]!.t)
       const applied = yield* sql<{ id: number }>`select id from redrive.schema_migration order by id`
       assert.deepStrictEqual(applied.map((r) => r.id), [1])
+    }).pipe(Effect.scoped, Effect.provide(emptyDatabase)))
+
+  it.live("a service's own migrations run beside Redrive's under their own source, numbered from 0001", () =>
+    Effect.gen(function*() {
+      assert.strictEqual((yield* MigrationRunner.up()).length, fileCount)
+      const dir = yield* tempMigrations([])
+      writeFileSync(join(dir, "0001_billing.sql"), "create table public.invoice (id int primary key);\n")
+      const billing = { source: "billing", directory: dir }
+      assert.deepStrictEqual((yield* MigrationRunner.up(billing)).map((f) => f.file), ["0001_billing.sql"])
+      assert.deepStrictEqual((yield* MigrationRunner.up(billing)), [])
+      assert.deepStrictEqual((yield* MigrationRunner.status(billing)).map((s) => [s.file, s.state]), [
+        ["0001_billing.sql", "applied"]
+      ])
+      // Redrive's history is untouched and still complete.
+      const redrive = yield* MigrationRunner.status()
+      assert.strictEqual(redrive.length, fileCount)
+      assert.isTrue(redrive.every((s) => s.state === "applied"))
+      // The same rules, per source: an edited applied file of the service's is refused, naming it.
+      writeFileSync(join(dir, "0001_billing.sql"), "create table public.invoice (id bigint primary key);\n")
+      const refused = yield* Effect.flip(MigrationRunner.up(billing))
+      assert.deepInclude(refused, { _tag: "MigrationRefused", reason: "checksum_mismatch", file: "0001_billing.sql" })
+      const sql = yield* SqlClient.SqlClient
+      const rows = yield* sql<{ source: string; n: string }>`
+        select source, count(*) as n from redrive.schema_migration group by source order by source`
+      assert.deepStrictEqual(rows, [{ source: "billing", n: "1" }, { source: "redrive", n: String(fileCount) }])
+      // A source is named like an identifier, and a service's source needs its directory.
+      const badName = yield* Effect.flip(MigrationRunner.up({ source: "Billing!", directory: dir }))
+      assert.deepInclude(badName, { _tag: "MigrationRefused", reason: "invalid_name" })
+      const noDir = yield* Effect.flip(MigrationRunner.up({ source: "billing" }))
+      assert.deepInclude(noDir, { _tag: "MigrationRefused", reason: "invalid_name" })
+    }).pipe(Effect.scoped, Effect.provide(emptyDatabase)))
+
+  it.live("a history table from before sources is upgraded in place, keeping what it recorded", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const dir = yield* tempMigrations([])
+      writeFileSync(join(dir, "0001_first.sql"), "create table redrive.first (id int);\n")
+      writeFileSync(join(dir, "0002_second.sql"), "create table redrive.second (id int);\n")
+      // The old shape, with 0001 recorded as applied (and its table in place).
+      yield* sql`create schema redrive;
+                 create table redrive.first (id int);
+                 create table redrive.schema_migration (
+                   id integer primary key, name text not null, checksum text not null,
+                   applied_at timestamptz(3) not null default now(), duration_ms integer not null
+                 )`.unprepared
+      yield* sql`insert into redrive.schema_migration (id, name, checksum, duration_ms)
+                 values (1, 'first', ${checksum("create table redrive.first (id int);\n")}, 1)`
+      assert.deepStrictEqual((yield* MigrationRunner.status(dir)).map((s) => s.state), ["applied", "pending"])
+      assert.deepStrictEqual((yield* MigrationRunner.up(dir)).map((f) => f.file), ["0002_second.sql"])
+      const rows = yield* sql<{ source: string; id: number }>`select source, id from redrive.schema_migration order by id`
+      assert.deepStrictEqual(rows, [{ source: "redrive", id: 1 }, { source: "redrive", id: 2 }])
     }).pipe(Effect.scoped, Effect.provide(emptyDatabase)))
 })

@@ -1,6 +1,8 @@
 /**
  * Applies `migrations/*.sql` in order, each file in its own transaction, recorded with its
- * checksum in `redrive.schema_migration`. A run holds a session advisory lock on a reserved
+ * checksum in `redrive.schema_migration`. A service migrates its own tables with the same runner
+ * under a source name of its own (`up({ source: "billing", directory })`): each source has its
+ * own numbering and history, checked by the same rules, side by side with Redrive's. A run holds a session advisory lock on a reserved
  * connection from before it reads the bookkeeping table until it is done, so two runners
  * started at once on a new database serialise: one applies everything, the other waits and
  * then finds nothing left to do. (The stock Migrator races on creating its table there.) Before applying anything the runner refuses
@@ -21,6 +23,39 @@ export const directory = Config.string("REDRIVE_MIGRATIONS_DIR").pipe(
   Config.withDefault(fileURLToPath(new URL("../../../../migrations", import.meta.url)))
 )
 
+/** Redrive's own migrations; a service names its own source. */
+export const redriveSource = "redrive"
+
+/** Where a source's files are: a directory, and the name its history is kept under. */
+export interface Source {
+  readonly source: string
+  readonly directory: string
+}
+
+/** A source name: lowercase, like a Postgres identifier. */
+const sourceName = /^[a-z][a-z0-9_]{0,62}$/
+
+const resolveSource = (input: string | Partial<Source> | undefined) =>
+  Effect.gen(function*() {
+    const given = typeof input === "string" ? { directory: input } : input ?? {}
+    const source = given.source ?? redriveSource
+    if (!sourceName.test(source)) {
+      return yield* new MigrationRefused({
+        file: source,
+        reason: "invalid_name",
+        message: `migration source ${JSON.stringify(source)}: lowercase letters, digits and _ (at most 63)`
+      })
+    }
+    if (given.directory === undefined && source !== redriveSource) {
+      return yield* new MigrationRefused({
+        file: source,
+        reason: "invalid_name",
+        message: `migration source ${JSON.stringify(source)} needs its directory`
+      })
+    }
+    return { source, directory: given.directory ?? (yield* directory) } satisfies Source
+  })
+
 const AppliedRow = Schema.Struct({
   id: Schema.Int,
   name: Schema.String,
@@ -38,21 +73,38 @@ export interface MigrationStatus {
   readonly durationMs: number | null
 }
 
+/**
+ * The history table, created by the runner itself (it must exist before any file runs). A table
+ * from before sources existed gets its `source` column and the (source, id) key here.
+ */
 const ensureTable = Effect.flatMap(SqlClient.SqlClient, (sql) =>
   sql`create schema if not exists redrive;
       create table if not exists redrive.schema_migration (
-        id integer primary key,
+        source text not null default 'redrive',
+        id integer not null,
         name text not null,
         checksum text not null,
         applied_at timestamptz(3) not null default now(),
-        duration_ms integer not null
-      )`.unprepared)
+        duration_ms integer not null,
+        primary key (source, id)
+      );
+      do $$
+      begin
+        if not exists (select 1 from pg_attribute
+                       where attrelid = 'redrive.schema_migration'::regclass and attname = 'source') then
+          alter table redrive.schema_migration add column source text not null default 'redrive';
+          alter table redrive.schema_migration drop constraint schema_migration_pkey, add primary key (source, id);
+        end if;
+      end $$`.unprepared)
 
-const readApplied = Effect.flatMap(SqlClient.SqlClient, (sql) =>
-  sql`select id, name, checksum, applied_at, duration_ms from redrive.schema_migration order by id`.pipe(
-    Effect.flatMap(Schema.decodeUnknown(Schema.Array(AppliedRow))),
-    Effect.orDie
-  ))
+/** A source's history; `null`: the whole table, from before it had sources (Redrive's only). */
+const readApplied = (source: string | null) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`select id, name, checksum, applied_at, duration_ms from redrive.schema_migration
+        ${source === null ? sql`` : sql`where source = ${source}`} order by id`.pipe(
+      Effect.flatMap(Schema.decodeUnknown(Schema.Array(AppliedRow))),
+      Effect.orDie
+    ))
 
 /** The refusals of `up`, in the order a person should fix them. */
 export const verify = (
@@ -112,11 +164,11 @@ const holdLock = Effect.gen(function*() {
 })
 
 /** Applies the next pending file in its own transaction, or returns null when none is left. */
-const applyNext = (files: ReadonlyArray<MigrationFile>) =>
+const applyNext = (source: string, files: ReadonlyArray<MigrationFile>) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     sql.withTransaction(Effect.gen(function*() {
       yield* ensureTable
-      const applied = yield* readApplied
+      const applied = yield* readApplied(source)
       yield* verify(files, applied)
       const done = new Set(applied.map((r) => r.id))
       const next = files.find((f) => !done.has(f.id))
@@ -127,8 +179,8 @@ const applyNext = (files: ReadonlyArray<MigrationFile>) =>
           new MigrationFailed({ file: next.file, message: `${next.file}: ${messageOf(e.cause) ?? e.message}`, cause: e })
         )
       )
-      yield* sql`insert into redrive.schema_migration (id, name, checksum, duration_ms)
-                 values (${next.id}, ${next.name}, ${next.checksum}, ${Date.now() - started})`
+      yield* sql`insert into redrive.schema_migration (source, id, name, checksum, duration_ms)
+                 values (${source}, ${next.id}, ${next.name}, ${next.checksum}, ${Date.now() - started})`
       return next
     }))
   )
@@ -138,24 +190,39 @@ const messageOf = (cause: unknown): string | undefined =>
     ? cause.message
     : undefined
 
-/** Applies every pending migration; returns the files it applied (none on a second run). */
-export const up = Effect.fn("Migrations.up")(function*(dir?: string) {
-  const files = yield* loadDirectory(dir ?? (yield* directory))
+/**
+ * Applies every pending migration of a source (Redrive's by default; a string is a directory of
+ * Redrive's); returns the files it applied (none on a second run). All sources share one lock.
+ */
+export const up = Effect.fn("Migrations.up")(function*(from?: string | Partial<Source>) {
+  const { source, directory } = yield* resolveSource(from)
+  const files = yield* loadDirectory(directory)
   yield* holdLock
   const applied: Array<MigrationFile> = []
   for (;;) {
-    const next = yield* applyNext(files)
+    const next = yield* applyNext(source, files)
     if (next === null) return applied as ReadonlyArray<MigrationFile>
     applied.push(next)
   }
 }, Effect.scoped, Effect.catchTag("SqlError", (e) => new MigrationFailed({ file: "(bookkeeping)", message: e.message, cause: e })))
 
 /** Every file with whether and when it was applied. Refuses like `up` when files and database disagree. */
-export const status = Effect.fn("Migrations.status")(function*(dir?: string) {
+export const status = Effect.fn("Migrations.status")(function*(from?: string | Partial<Source>) {
   const sql = yield* SqlClient.SqlClient
-  const files = yield* loadDirectory(dir ?? (yield* directory))
-  const exists = yield* sql<{ readonly table: string | null }>`select to_regclass('redrive.schema_migration')::text as table`
-  const applied = exists[0]?.table ? yield* readApplied : []
+  const { source, directory } = yield* resolveSource(from)
+  const files = yield* loadDirectory(directory)
+  const [found] = yield* sql<{ readonly table: string | null; readonly sourced: boolean }>`
+    select to_regclass('redrive.schema_migration')::text as table,
+           exists (select 1 from pg_attribute
+                   where attrelid = to_regclass('redrive.schema_migration') and attname = 'source') as sourced`
+  // A table from before sources holds Redrive's history only.
+  const applied = !found?.table
+    ? []
+    : found.sourced
+    ? yield* readApplied(source)
+    : source === redriveSource
+    ? yield* readApplied(null)
+    : []
   yield* verify(files, applied)
   const byId = new Map(applied.map((r) => [r.id, r]))
   return files.map((f): MigrationStatus => {
