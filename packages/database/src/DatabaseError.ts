@@ -25,6 +25,13 @@ export class InvalidCursor extends Schema.TaggedError<InvalidCursor>()("InvalidC
   reason: Schema.String
 }) {}
 
+/** A page size outside what a page may hold. */
+export class InvalidLimit extends Schema.TaggedError<InvalidLimit>()("InvalidLimit", {
+  field: Schema.Literal("limit"),
+  limit: Schema.Number,
+  message: Schema.String
+}) {}
+
 const pgFields = (cause: unknown): { code?: string; constraint?: string; message?: string } => {
   if (typeof cause !== "object" || cause === null) return {}
   const out: { code?: string; constraint?: string; message?: string } = {}

@@ -2,7 +2,7 @@
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Config, Effect, FiberRef, Layer, Option, Redacted, Schema, String as Str } from "effect"
 import * as Cursor from "./Cursor.js"
-import { DeadLetterAlreadyReplayed, DeadLetterNotFound, fromSqlError, InvalidCursor } from "./DatabaseError.js"
+import { DeadLetterAlreadyReplayed, DeadLetterNotFound, fromSqlError, InvalidLimit } from "./DatabaseError.js"
 import { DlqFilter } from "./DlqFilter.js"
 import * as DlqFilterSql from "./DlqFilterSql.js"
 import { DlqId, JobId } from "./Ids.js"
@@ -13,7 +13,8 @@ export type JobDlqInsert = typeof JobDlq.insert.Type
 
 export const PageRequest = Schema.Struct({
   limit: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 500)), { default: () => 50 }),
-  cursor: Schema.optional(Schema.String)
+  /** The `nextCursor` of the previous page; absent or null for the first page. */
+  cursor: Schema.optional(Schema.NullOr(Schema.String))
 })
 export type PageRequest = typeof PageRequest.Encoded
 
@@ -109,11 +110,13 @@ const make = (cursorKey: Redacted.Redacted<string>) =>
     const listPending = Effect.fn("JobDlqRepo.listPending")(function*(filter: DlqFilter, page: PageRequest = {}) {
       const limit = page.limit ?? 50
       if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
-        return yield* new InvalidCursor({ field: "cursor", reason: `limit must be an integer in 1..500, got ${limit}` })
+        return yield* new InvalidLimit({ field: "limit", limit, message: `limit must be an integer in 1..500, got ${limit}` })
       }
       // A cursor is bound to the tenant it was issued to: another tenant cannot page with it.
       const tenant = Option.getOrNull(yield* FiberRef.get(currentTenant))
-      const after = page.cursor === undefined ? null : yield* Cursor.decode(secret, page.cursor, filter, tenant)
+      const after = page.cursor === undefined || page.cursor === null
+        ? null
+        : yield* Cursor.decode(secret, page.cursor, filter, tenant)
       const rows = yield* selectPage({ filter, after, limit: limit + 1 }).pipe(
         Effect.mapError(fromSqlError("JobDlqRepo.listPending"))
       )

@@ -151,6 +151,23 @@ layer(TestDatabase.layer, { excludeTestServices: true })("JobDlqRepo", (it) => {
       assert.strictEqual(ok.items.length, 1)
     }).pipe(Effect.provide(Test)))
 
+  it.effect("a limit outside 1..500 is an InvalidLimit naming the field; a null cursor is the first page", () =>
+    Effect.gen(function*() {
+      const repo = yield* JobDlqRepo
+      const tenantId = F.tenant()
+      for (let i = 0; i < 2; i++) yield* repo.insert(F.deadLetter({ tenantId }))
+      for (const limit of [0, -1, 501, 1.5, Number.NaN]) {
+        const error = yield* Effect.flip(repo.listPending({ tenantId }, { limit }))
+        assert.deepInclude(error, { _tag: "InvalidLimit", field: "limit" })
+      }
+      const first = yield* repo.listPending({ tenantId }, { limit: 1, cursor: null })
+      assert.strictEqual(first.items.length, 1)
+      // The previous page's nextCursor goes back as it came, null on the last page included.
+      const second = yield* repo.listPending({ tenantId }, { limit: 1, cursor: first.nextCursor })
+      const third = yield* repo.listPending({ tenantId }, { limit: 1, cursor: second.nextCursor })
+      assert.deepStrictEqual([second.items.length, second.nextCursor, third.items.length], [1, null, 1])
+    }).pipe(Effect.provide(Test)))
+
   it.effect("markReplayed stamps once; a second stamp names the job the first replay made", () =>
     Effect.gen(function*() {
       const repo = yield* JobDlqRepo
