@@ -94,11 +94,12 @@ const fromHeaders = (headers: unknown, now: number): number | undefined => {
 }
 
 /**
- * How long an error asks its caller to wait, in milliseconds: a `retryAfter` field in seconds
- * (Slack), else the response headers' retry-after-ms, Retry-After, or an exhausted window's reset.
+ * How long an error asks its caller to wait, in milliseconds: a `retryAfter` (Slack) or
+ * `retryAfterSeconds` (AWS ThrottlingException) field in seconds, else the response headers'
+ * retry-after-ms, Retry-After, or an exhausted window's reset.
  */
 export const retryAfterOf = (u: unknown, now: number): number | undefined => {
-  const own = field(u, "retryAfter")
+  const own = field(u, "retryAfter") ?? field(u, "retryAfterSeconds")
   if (typeof own === "number" && Number.isFinite(own)) return Math.max(0, Math.round(own * 1000))
   const parsed = parseRetryAfter(typeof own === "string" ? own : undefined, now)
   if (parsed !== undefined) return parsed
