@@ -136,7 +136,7 @@ const causesOf = (u: unknown): ReadonlyArray<unknown> => {
 export const chain = (error: unknown): ReadonlyArray<unknown> => {
   const links: Array<unknown> = [error]
   const seen = new Set<unknown>(links)
-  let level: ReadonlyArray<unknown> = links
+  let level: ReadonlyArray<unknown> = [error]
   for (let depth = 0; depth < maxDepth && level.length > 0; depth++) {
     const next: Array<unknown> = []
     for (const link of level) {
