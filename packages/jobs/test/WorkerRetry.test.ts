@@ -2,7 +2,8 @@ import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
 import { ErrorHistory } from "@redrive/database"
 import { Factory, TestDatabase } from "@redrive/database/testing"
-import { Duration, Effect, Schema } from "effect"
+import { Duration, Effect, Option, Schema } from "effect"
+import * as Classify from "../src/Classify.js"
 import * as Enqueue from "../src/Enqueue.js"
 import * as JobDefinition from "../src/JobDefinition.js"
 import * as JobErrors from "../src/JobErrors.js"
@@ -303,5 +304,25 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
         waitMillis: 2 * tenMinutes
       })
       assert.strictEqual(Def.retry.rateLimit.maxWaits, 20)
+    }))
+
+  it.effect("the worker classifies with the rules in force: a rule added with Classify.withRules runs first", () =>
+    Effect.gen(function*() {
+      const Def = JobDefinition.make({
+        name: Factory.unique("own.rules"),
+        queue: Factory.queue(),
+        payload: Schema.Struct({}),
+        retry: { maxAttempts: 5, base: "1 hour" }
+      })
+      const id = yield* Enqueue.one(Def, {}, { tenantId: Factory.tenant() })
+      // Our upstream reports a refused card as a 503 with this code: it is final, not an outage.
+      const refused = Classify.rule("cardRefused", (error) =>
+        error instanceof Error && "code" in error && error.code === "card_refused" ? Option.some({ errorClass: "validation" }) : Option.none())
+      const handler = JobDefinition.handle(Def, () =>
+        Effect.fail(Object.assign(new Error("card refused"), { status: 503, code: "card_refused" })))
+      const outcome = yield* withWorker({ handlers: [handler] }, afterAttempt(id, 1)).pipe(
+        Effect.provide(Classify.withRules((rules) => [refused, ...rules]))
+      )
+      assert.deepStrictEqual(outcome, { _tag: "DeadLettered", attempts: 1, errorClass: "validation" })
     }))
 })
