@@ -5,6 +5,7 @@ import { Factory, TestDatabase } from "@redrive/database/testing"
 import { Effect, Layer, Logger, Schema } from "effect"
 import * as Enqueue from "../src/Enqueue.js"
 import * as JobDefinition from "../src/JobDefinition.js"
+import * as JobErrors from "../src/JobErrors.js"
 import * as JobRegistry from "../src/JobRegistry.js"
 import * as Limits from "../src/Limits.js"
 import * as Verdict from "../src/Verdict.js"
@@ -339,5 +340,20 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("worker s
       yield* withWorker({ handlers: [handler] }, eventually(count(`redrive.job where id = ${id}`), (n) => n === 0))
       assert.strictEqual(runs, 3)
       assert.deepStrictEqual(yield* stats(tenantId), [{ errorClass: "unknown", failures: 1, deadLettered: 0, recovered: 1 }])
+    }))
+
+  it.effect("a success after a rate limit's free wait counts as recovered from rate_limit", () =>
+    Effect.gen(function*() {
+      const Def = definition()
+      const tenantId = Factory.tenant()
+      const id = yield* Enqueue.one(Def, payload, { tenantId })
+      let runs = 0
+      const handler = JobDefinition.handle(Def, () => {
+        runs++
+        return runs === 1 ? Effect.fail(new JobErrors.RateLimitError({ message: "429", retryAfterMillis: 0 })) : Effect.void
+      })
+      yield* withWorker({ handlers: [handler] }, eventually(count(`redrive.job where id = ${id}`), (n) => n === 0))
+      assert.strictEqual(runs, 2)
+      assert.deepStrictEqual(yield* stats(tenantId), [{ errorClass: "rate_limit", failures: 1, deadLettered: 0, recovered: 1 }])
     }))
 })

@@ -62,7 +62,8 @@ export const make = (options: CompleterOptions) =>
           switch (outcome._tag) {
             case "Completed":
               done.push(id)
-              if (row.attempt > 1 || row.replayOf !== null) plain = false
+              // A success after failures is counted as a recovery by the settle statement.
+              if (row.attempt > 1 || row.freeWaits > 0 || row.replayOf !== null) plain = false
               break
             case "Released":
               toRelease.push(id)

@@ -208,13 +208,13 @@ export const settleBatch = (
       delete from redrive.job j
       where j.id = any(${s.done}::bigint[]) and not ${s.keepCompleted}
         and j.state = 'running' and j.locked_by = ${s.workerId}
-      returning j.tenant_id, j.queue, j.type, j.attempt, j.replay_of, j.error_history
+      returning j.tenant_id, j.queue, j.type, j.attempt, j.free_waits, j.replay_of, j.error_history
     ), kept as (
       update redrive.job j set state = 'completed', completed_at = now(), updated_at = now(),
         locked_by = null, locked_until = null
       where j.id = any(${s.done}::bigint[]) and ${s.keepCompleted}
         and j.state = 'running' and j.locked_by = ${s.workerId}
-      returning j.tenant_id, j.queue, j.type, j.attempt, j.replay_of, j.error_history
+      returning j.tenant_id, j.queue, j.type, j.attempt, j.free_waits, j.replay_of, j.error_history
     ), done as (
       select * from deleted union all select * from kept
     ), rescheduled as (
@@ -248,9 +248,10 @@ export const settleBatch = (
       sql`select tenant_id, queue, type, error_class, (action <> 'snooze')::int as failed, 0 as dead, 0 as recovered
           from rescheduled
           union all ${movedStatRows(sql)}
-          -- recovered: a success after failures, or a replayed dead letter that now succeeds
+          -- recovered: a success after failures (waited ones too), or a replayed dead letter that now succeeds
           union all select tenant_id, queue, type, ${lastFailureClass(sql)}, 0, 0, 1
-          from done where (attempt > 1 or replay_of is not null) and jsonb_array_length(error_history) > 0`
+          from done where (attempt > 1 or free_waits > 0 or replay_of is not null)
+            and jsonb_array_length(error_history) > 0`
     )
   }
     select (select count(*) from done)::int as completed,
