@@ -35,6 +35,8 @@ export default defineConfig({
       "packages/jobs/test/RetryPolicy.test.ts",
       "packages/jobs/test/Outcome.test.ts",
       "packages/jobs/test/Classify.test.ts",
+      "packages/jobs/test/ClassifyCorpus.test.ts",
+      "packages/jobs/test/ClassifyRules.test.ts",
       "packages/jobs/test/Verdict.test.ts",
       "packages/database/test/ErrorHistory.test.ts",
       "packages/database/test/Cursor.test.ts"

@@ -1,12 +1,16 @@
 /**
- * The error history of a job: one entry per attempt (and per rescue, snooze and replay),
+ * The error history of a job: one entry per attempt (and per rescue, snooze, free wait and replay),
  * stored as a jsonb array on `job` and `job_dlq`. The array is capped: the first entry and
  * the newest ones are kept and a single `dropped` entry counts what was elided, so a row
  * cannot grow without bound. The SQL twin of `append` is `redrive.history_append`.
  */
 import { Schema } from "effect"
 
-export const AttemptKind = Schema.Literal("failed", "timeout", "rescued", "snoozed", "replayed", "discarded")
+/**
+ * `waited`: a failure (a rate limit, by default) that waited for its Retry-After without using
+ * an attempt; `snoozed` and `discarded`: a handler's verdicts, filed under their own class.
+ */
+export const AttemptKind = Schema.Literal("failed", "timeout", "rescued", "snoozed", "waited", "replayed", "discarded")
 export type AttemptKind = typeof AttemptKind.Type
 
 export const AttemptEntry = Schema.Struct({

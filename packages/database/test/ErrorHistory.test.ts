@@ -59,7 +59,7 @@ describe("ErrorHistory schema", () => {
 
   it("a history with every kind of entry and every optional field round-trips through its stored form", () => {
     const at = new Date("2026-11-23T10:00:00.000Z")
-    const kinds = ["failed", "timeout", "rescued", "snoozed", "replayed", "discarded"] as const
+    const kinds = ["failed", "timeout", "rescued", "snoozed", "waited", "replayed", "discarded"] as const
     const history: ErrorHistory.ErrorHistory = [
       ...kinds.map((kind, i): ErrorHistory.AttemptEntry => ({ ...entry(i + 1), kind })),
       { kind: "dropped", count: 4, at },

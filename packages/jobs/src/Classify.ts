@@ -1,16 +1,24 @@
 /**
  * Turns a failed attempt's Cause into an error class and the facts a history entry records.
- * Order: the job's own classifier (so a job can override any rule below), Redrive's tagged
- * errors, @effect/platform HTTP responses (429 → rate_limit honouring Retry-After, 5xx →
- * external_api, other 4xx → validation), TimeoutException → timeout, ParseError → validation,
- * then message heuristics. Anything else is `unknown`, which is retried: an unrecognised error
- * is never treated as a permanent one. Defects are classified the same way. The stack is read
- * only on demand (`stackOf`): formatting a stack costs more than the rest of a failed attempt.
+ * Order: the job's own classifier (so a job can override any rule), then the rules in force
+ * (`Rules`, by default `rules`): Redrive's tagged errors (the class travels with the type),
+ * Effect's failures, then the facts real errors carry — provider codes, throttling, the HTTP
+ * status, network codes, SMTP replies, SQLSTATEs, error names — and message heuristics last.
+ * Each rule is tried on the error and then on its causes before the next rule. Anything no rule
+ * knows is `unknown`, which is retried: an unrecognised error is never treated as a permanent
+ * one. Defects are classified the same way. The stack is read only on demand (`stackOf`):
+ * formatting a stack costs more than the rest of a failed attempt.
+ *
+ * The rules are a list, not a switch: extend or reorder it for a worker with
+ *   Worker.layer(...).pipe(Layer.provide(Classify.withRules((rules) => [myRule, ...rules])))
  */
-import { HttpClientError } from "@effect/platform"
-import { Cause, Option } from "effect"
+import { Cause, Context, Effect, Layer, Option } from "effect"
+import * as ClassifyRules from "./ClassifyRules.js"
+import { chain, field, parseRetryAfter, text } from "./internal/errorFacts.js"
 import type { AnyJobDefinition } from "./JobDefinition.js"
 import * as Limits from "./Limits.js"
+
+export { parseRetryAfter }
 
 export interface Classification {
   readonly errorClass: string
@@ -24,30 +32,52 @@ export interface Classification {
   readonly defect: boolean
 }
 
-const byTag: Readonly<Record<string, string>> = {
-  "Redrive/TimeoutError": "timeout",
-  "Redrive/ValidationError": "validation",
-  "Redrive/ExternalApiError": "external_api",
-  "Redrive/QuotaExceededError": "quota_exceeded",
-  "Redrive/RateLimitError": "rate_limit",
-  "Redrive/PayloadDecodeError": "validation",
-  TimeoutException: "timeout",
-  ParseError: "validation"
+/** What a rule knows of an error: its class, and how long the error asks to wait (Retry-After). */
+export interface Facts {
+  readonly errorClass: string
+  readonly retryAfterMillis?: number
 }
 
-const heuristics: ReadonlyArray<readonly [RegExp, string]> = [
-  [/\b(timed? ?out|timeout|ETIMEDOUT|deadline exceeded)\b/i, "timeout"],
-  [/\b(rate.?limit(ed)?|too many requests|429)\b/i, "rate_limit"],
-  [/\b(quota|insufficient_quota|usage limit)\b/i, "quota_exceeded"],
-  [/\b(ECONNREFUSED|ECONNRESET|EAI_AGAIN|ENOTFOUND|socket hang up|bad gateway|service unavailable|50[0234])\b/i, "external_api"]
-]
+/** A named classification rule: the facts of an error it recognises, or none. */
+export interface Rule {
+  readonly name: string
+  /** `now` reads Retry-After dates. Must not throw; a rule that throws is passed over. */
+  readonly classify: (error: unknown, now: number) => Option.Option<Facts>
+}
 
-const field = (u: unknown, key: string): unknown =>
-  typeof u === "object" && u !== null && key in u ? (u as Record<string, unknown>)[key] : undefined
+export const rule = (name: string, classify: Rule["classify"]): Rule => ({ name, classify })
 
-const text = (u: unknown): string | undefined => {
-  const v = field(u, "message")
-  return typeof v === "string" && v.length > 0 ? v : undefined
+/** The built-in rules, in the order they are tried (see ClassifyRules.ts for each). */
+export const rules: ReadonlyArray<Rule> = ClassifyRules.builtIn
+
+/** The rules a worker classifies with: `rules` unless a layer provides others. */
+export class Rules extends Context.Reference<Rules>()("@redrive/jobs/Classify/Rules", {
+  defaultValue: (): ReadonlyArray<Rule> => rules
+}) {}
+
+/** Provides the rules `f` makes of the rules in force (add a rule first, drop or reorder some). */
+export const withRules = (f: (rules: ReadonlyArray<Rule>) => ReadonlyArray<Rule>): Layer.Layer<never> =>
+  Layer.effect(Rules, Effect.map(Rules, f))
+
+const tryRule = (r: Rule, error: unknown, now: number): Facts | undefined => {
+  try {
+    const facts = r.classify(error, now)
+    return Option.isSome(facts) ? facts.value : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The facts of the first rule that recognises the error or one of its causes; undefined when none does. */
+export const factsOf = (error: unknown, now: number, list: ReadonlyArray<Rule> = rules): Facts | undefined => {
+  const links = chain(error)
+  for (const r of list) {
+    for (const link of links) {
+      const facts = tryRule(r, link, now)
+      if (facts !== undefined) return facts
+    }
+  }
+  return undefined
 }
 
 const tagOf = (error: unknown): string => {
@@ -82,67 +112,38 @@ export const stackOf = (classification: Classification, maxBytes: number): strin
   return typeof stack === "string" ? truncateStack(stack, maxBytes) : undefined
 }
 
-/** Retry-After as seconds or an HTTP date, in milliseconds from now. */
-export const parseRetryAfter = (value: string | undefined, now: number): number | undefined => {
-  if (value === undefined || value.trim() === "") return undefined
-  const seconds = Number(value)
-  if (Number.isFinite(seconds)) return Math.max(0, Math.round(seconds * 1000))
-  const at = Date.parse(value)
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
-}
-
-const fromHttp = (error: unknown, now: number): Partial<Classification> | undefined => {
-  if (!HttpClientError.isHttpClientError(error)) return undefined
-  if (error._tag === "RequestError") return { errorClass: "external_api" }
-  const status = error.response.status
-  if (status === 429) {
-    const retryAfterMillis = parseRetryAfter(error.response.headers["retry-after"], now)
-    return { errorClass: "rate_limit", ...(retryAfterMillis !== undefined ? { retryAfterMillis } : {}) }
-  }
-  if (status >= 500) return { errorClass: "external_api" }
-  if (status >= 400) return { errorClass: "validation" }
-  return undefined
-}
-
 export const classifyError = (
   error: unknown,
   definition: Pick<AnyJobDefinition, "classify">,
   defect: boolean,
-  now: number
+  now: number,
+  list: ReadonlyArray<Rule> = rules
 ): Classification => {
   const tag = tagOf(error)
   const message = messageOf(error)
   const base = { tag, message, defect, error }
-  const withClass = (errorClass: string, extra: Partial<Classification> = {}): Classification => ({
+  const withClass = (errorClass: string, retryAfterMillis?: number): Classification => ({
     ...base,
     kind: errorClass === "timeout" ? "timeout" : "failed",
     errorClass,
-    ...extra
+    ...(retryAfterMillis !== undefined ? { retryAfterMillis } : {})
   })
   const own = definition.classify(error)
   if (Option.isSome(own)) return withClass(own.value)
-  const tagged = byTag[tag]
-  if (tagged !== undefined) {
-    const retryAfter = field(error, "retryAfterMillis")
-    return withClass(tagged, typeof retryAfter === "number" ? { retryAfterMillis: retryAfter } : {})
-  }
-  const http = fromHttp(error, now)
-  if (http?.errorClass !== undefined) return withClass(http.errorClass, http)
-  for (const [pattern, errorClass] of heuristics) {
-    if (pattern.test(message)) return withClass(errorClass)
-  }
-  return withClass("unknown")
+  const facts = factsOf(error, now, list)
+  return facts === undefined ? withClass("unknown") : withClass(facts.errorClass, facts.retryAfterMillis)
 }
 
 /** Classifies a failed attempt's Cause: its first failure, else its first defect. */
 export const classifyCause = (
   cause: Cause.Cause<unknown>,
   definition: Pick<AnyJobDefinition, "classify">,
-  now: number
+  now: number,
+  list: ReadonlyArray<Rule> = rules
 ): Classification => {
   const failure = Cause.failureOption(cause)
-  if (Option.isSome(failure)) return classifyError(failure.value, definition, false, now)
+  if (Option.isSome(failure)) return classifyError(failure.value, definition, false, now, list)
   const defect = Cause.dieOption(cause)
-  if (Option.isSome(defect)) return classifyError(defect.value, definition, true, now)
-  return classifyError(new Error(Cause.pretty(cause)), definition, true, now)
+  if (Option.isSome(defect)) return classifyError(defect.value, definition, true, now, list)
+  return classifyError(new Error(Cause.pretty(cause)), definition, true, now, list)
 }

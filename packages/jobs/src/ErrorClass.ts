@@ -14,3 +14,10 @@ export const rateLimit = ErrorClassId.make("rate_limit")
 export const unknown = ErrorClassId.make("unknown")
 
 export const builtIn: ReadonlyArray<ErrorClass> = [timeout, validation, externalApi, quotaExceeded, rateLimit, unknown]
+
+/**
+ * The classes of verdicts' history entries: a snooze or a discard is the handler's decision,
+ * not a failure, so it is filed under its own class and never counted in failure_stat.
+ */
+export const snoozed = ErrorClassId.make("snoozed")
+export const discarded = ErrorClassId.make("discarded")

@@ -9,6 +9,7 @@ import { Ids } from "@redrive/database"
 import { Duration, Effect, Option, Schema } from "effect"
 import type { ParseError } from "effect/ParseResult"
 import type { JobContext } from "./JobContext.js"
+import { PayloadDecodeError } from "./JobErrors.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 
 export interface JobDefinition<A = unknown, I = unknown> {
@@ -67,9 +68,7 @@ export const make = <A, I>(options: DefinitionOptions<A, I>): JobDefinition<A, I
 export type AnyJobDefinition = Omit<JobDefinition, "payload" | "encodePayloads">
 
 /** A stored payload no longer decodes with the job's Schema (the Schema changed): never retried. */
-export class PayloadDecodeError extends Schema.TaggedError<PayloadDecodeError>()("Redrive/PayloadDecodeError", {
-  message: Schema.String
-}) {}
+export { PayloadDecodeError }
 
 /** A definition with the code that runs it. `R` is what the handler needs; the worker layer requires it. */
 export interface JobHandler<R = never> {

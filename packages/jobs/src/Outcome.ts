@@ -1,13 +1,15 @@
 /**
  * What becomes of an attempt: from the handler's Exit, the job's definition and its retry
- * policy, decide between completing, retrying (with backoff), snoozing, discarding and
- * dead-lettering, and build the history entry the settle statement appends. Pure: the clock
- * reading and the random draw come in as arguments. (A dead letter's fingerprint is computed
- * where it is stored, by `redrive.fingerprint`, the one function every dead-letter path uses.)
+ * policy, decide between completing, retrying (with backoff), waiting without using the attempt
+ * (a rate limit, while the job has free waits left), snoozing, discarding and dead-lettering,
+ * and build the history entry the settle statement appends. Pure: the clock reading and the
+ * random draw come in as arguments. (A dead letter's fingerprint is computed where it is
+ * stored, by `redrive.fingerprint`, the one function every dead-letter path uses.)
  */
 import type { ErrorHistory } from "@redrive/database"
 import { Cause, Data, Exit, Option } from "effect"
-import { type Classification, classifyCause, stackOf } from "./Classify.js"
+import * as Classify from "./Classify.js"
+import * as ErrorClass from "./ErrorClass.js"
 import type { AnyJobDefinition } from "./JobDefinition.js"
 import * as Limits from "./Limits.js"
 import * as RetryPolicy from "./RetryPolicy.js"
@@ -18,6 +20,8 @@ export interface Attempt {
   readonly type: string
   readonly attempt: number
   readonly maxAttempts: number
+  /** Failures so far that waited without using an attempt (`free_waits`). */
+  readonly freeWaits: number
 }
 
 interface Failed {
@@ -29,6 +33,8 @@ interface Failed {
 export type Outcome = Data.TaggedEnum<{
   Completed: {}
   Retried: Failed & { readonly runAt: Date }
+  /** A failure that waits without using its attempt (a rate limit with free waits left). */
+  Waited: Failed & { readonly runAt: Date }
   Snoozed: Failed & { readonly runAt: Date }
   Discarded: Failed
   DeadLettered: Failed
@@ -48,6 +54,8 @@ export interface DecideInput {
   readonly random: number
   /** Byte caps of the entry's message and stack (default Limits.defaults). */
   readonly limits?: Pick<Limits.Limits, "messageBytes" | "stackBytes">
+  /** The classification rules in force (default Classify.rules). */
+  readonly rules?: ReadonlyArray<Classify.Rule>
 }
 
 export const decide = (input: DecideInput): Outcome => {
@@ -59,15 +67,15 @@ export const decide = (input: DecideInput): Outcome => {
 
   const failure = Cause.failureOption(cause)
   const verdict = Option.isSome(failure) && Verdict.isVerdict(failure.value) ? failure.value : undefined
-  const classification: Classification = verdict !== undefined
+  const classification: Classify.Classification = verdict !== undefined
     ? verdictClassification(verdict)
-    : classifyCause(cause, definition, now)
+    : Classify.classifyCause(cause, definition, now, input.rules)
 
   // Stacks are kept for defects and for the attempt that dead-letters a job; a retried typed
   // failure records its message only (formatting a stack cost more than the rest of the attempt).
   // Both are truncated, never refused: a failing job must always be recorded.
   const failed = (kind: ErrorHistory.AttemptKind, nextRunAt?: Date, final = false): Failed => {
-    const stack = classification.defect || final ? stackOf(classification, limits.stackBytes) : undefined
+    const stack = classification.defect || final ? Classify.stackOf(classification, limits.stackBytes) : undefined
     const message = Limits.truncate(classification.message, limits.messageBytes)
     const entry: ErrorHistory.AttemptEntry = {
       attempt: job.attempt,
@@ -95,19 +103,43 @@ export const decide = (input: DecideInput): Outcome => {
   if (verdict?._tag === "Redrive/Discard") return Outcome.Discarded(failed("discarded"))
   if (verdict?._tag === "Redrive/DeadLetterNow") return Outcome.DeadLettered(failed("failed", undefined, true))
 
-  const allowed = RetryPolicy.maxAttemptsFor(definition.retry, classification.errorClass, job.maxAttempts)
+  const policy = definition.retry
+  const errorClass = classification.errorClass
+  if (verdict === undefined && job.freeWaits < RetryPolicy.freeWaitsFor(policy, errorClass)) {
+    // The backoff steps on with every failure, waited or not: repeated 429s without a
+    // Retry-After back off instead of spending the free waits in seconds.
+    const runAt = new Date(
+      now + (classification.retryAfterMillis ??
+        RetryPolicy.delayMillis(policy, errorClass, job.attempt + job.freeWaits, input.random))
+    )
+    return Outcome.Waited({ ...failed("waited", runAt), runAt })
+  }
+  const allowed = RetryPolicy.maxAttemptsFor(policy, errorClass, job.maxAttempts)
   if (job.attempt >= allowed) return Outcome.DeadLettered(failed(classification.kind, undefined, true))
   const runAt = verdict?._tag === "Redrive/RetryAt"
     ? verdict.at
     : new Date(
-      now + (classification.retryAfterMillis ??
-        RetryPolicy.delayMillis(definition.retry, classification.errorClass, job.attempt, input.random))
+      now + (classification.retryAfterMillis ?? RetryPolicy.delayMillis(policy, errorClass, job.attempt, input.random))
     )
   return Outcome.Retried({ ...failed(classification.kind, runAt), runAt })
 }
 
-const verdictClassification = (verdict: Verdict.Verdict): Classification => ({
-  errorClass: verdict._tag === "Redrive/DeadLetterNow" ? verdict.errorClass ?? "unknown" : "unknown",
+/** A snooze and a discard keep a class of their own; dead-letter-now files under the class it names. */
+const verdictClass = (verdict: Verdict.Verdict): string => {
+  switch (verdict._tag) {
+    case "Redrive/Snooze":
+      return ErrorClass.snoozed
+    case "Redrive/Discard":
+      return ErrorClass.discarded
+    case "Redrive/DeadLetterNow":
+      return verdict.errorClass ?? ErrorClass.unknown
+    case "Redrive/RetryAt":
+      return ErrorClass.unknown
+  }
+}
+
+const verdictClassification = (verdict: Verdict.Verdict): Classify.Classification => ({
+  errorClass: verdictClass(verdict),
   kind: "failed",
   tag: verdict._tag,
   message: verdict.message,

@@ -3,6 +3,11 @@
  * `base · factor^(attempt-1)` capped at `max` between them, with full jitter by default
  * (a uniform draw in [0, delay], which spreads a thundering herd best). Error classes can
  * override any of it, or stop retrying altogether.
+ *
+ * Rate limits do not burn attempts: a `rate_limit` failure waits for its Retry-After (else the
+ * backoff) without using an attempt, up to `rateLimit.maxWaits` such waits per job (default 20),
+ * as BullMQ's RateLimitError and River's snooze do; past the cap it is an ordinary failed
+ * attempt. A class rule's `freeWaits` gives any class such waits (or takes them away).
  */
 import { Duration } from "effect"
 
@@ -20,12 +25,24 @@ export interface ClassRule {
   readonly backoff?: Partial<Backoff>
   /** false: the first failure of this class dead-letters the job. */
   readonly retry?: boolean
+  /**
+   * Failures of this class wait without using an attempt while the job has waited so fewer
+   * than this many times (all classes' free waits count); for rate_limit it replaces
+   * `rateLimit.maxWaits`, for other classes it defaults to 0.
+   */
+  readonly freeWaits?: number
+}
+
+export interface RateLimit {
+  /** Free waits of a job for rate_limit failures (their Retry-After, else the backoff). */
+  readonly maxWaits: number
 }
 
 export interface RetryPolicy {
   readonly maxAttempts: number
   readonly backoff: Backoff
   readonly byClass: Readonly<Record<string, ClassRule>>
+  readonly rateLimit: RateLimit
 }
 
 export interface RetryPolicyOptions {
@@ -35,6 +52,7 @@ export interface RetryPolicyOptions {
   readonly max?: Duration.DurationInput
   readonly jitter?: Jitter
   readonly byClass?: Readonly<Record<string, ClassRule>>
+  readonly rateLimit?: Partial<RateLimit>
 }
 
 /**
@@ -46,10 +64,17 @@ export const defaultByClass: Readonly<Record<string, ClassRule>> = {
   quota_exceeded: { backoff: { base: Duration.minutes(1) } }
 }
 
+/** 20 free waits: at a typical Retry-After of a few seconds to a minute, minutes to tens of minutes of throttling. */
+export const defaultRateLimit: RateLimit = { maxWaits: 20 }
+
 export const make = (options: RetryPolicyOptions = {}): RetryPolicy => {
   const maxAttempts = options.maxAttempts ?? 5
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
     throw new RangeError(`maxAttempts must be an integer >= 1, got ${maxAttempts}`)
+  }
+  const maxWaits = options.rateLimit?.maxWaits ?? defaultRateLimit.maxWaits
+  if (!Number.isInteger(maxWaits) || maxWaits < 0) {
+    throw new RangeError(`rateLimit.maxWaits must be an integer >= 0, got ${maxWaits}`)
   }
   const factor = options.factor ?? 2
   if (!(factor >= 1)) throw new RangeError(`factor must be >= 1, got ${factor}`)
@@ -61,7 +86,8 @@ export const make = (options: RetryPolicyOptions = {}): RetryPolicy => {
       max: Duration.decode(options.max ?? "1 hour"),
       jitter: options.jitter ?? "full"
     },
-    byClass: { ...defaultByClass, ...options.byClass }
+    byClass: { ...defaultByClass, ...options.byClass },
+    rateLimit: { maxWaits }
   }
 }
 
@@ -72,6 +98,17 @@ export const maxAttemptsFor = (policy: RetryPolicy, errorClass: string, jobMaxAt
   const rule = policy.byClass[errorClass]
   if (rule?.retry === false) return 0
   return rule?.maxAttempts ?? jobMaxAttempts
+}
+
+/**
+ * How many free waits a job may have had for a failure of `errorClass` to wait without using an
+ * attempt: the class rule's `freeWaits`, else `rateLimit.maxWaits` for rate_limit, else none. A
+ * class that is not retried never waits.
+ */
+export const freeWaitsFor = (policy: RetryPolicy, errorClass: string): number => {
+  const rule = policy.byClass[errorClass]
+  if (rule?.retry === false) return 0
+  return rule?.freeWaits ?? (errorClass === "rate_limit" ? policy.rateLimit.maxWaits : 0)
 }
 
 /** The un-jittered delay after the `attempt`-th attempt failed (attempt >= 1). */

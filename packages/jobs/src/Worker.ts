@@ -17,6 +17,7 @@ import { SqlClient } from "@effect/sql"
 import { Ids } from "@redrive/database"
 import { Cause, Duration, Effect, Exit, Fiber, FiberSet, Layer, Metric, Queue, Random, Schedule, Stream } from "effect"
 import { hostname } from "node:os"
+import * as Classify from "./Classify.js"
 import * as Completer from "./internal/Completer.js"
 import * as JobSql from "./internal/JobSql.js"
 import * as Limits from "./Limits.js"
@@ -71,6 +72,7 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
     const leaseMs = Duration.toMillis(options.lease ?? "30 seconds")
     const grace = Duration.decode(options.shutdownGrace ?? "10 seconds")
     const limits = yield* Limits.Current
+    const rules = yield* Classify.Rules
 
     /** Claimed and not yet settled: what this worker holds a lease on. */
     const held = new Set<number>()
@@ -149,14 +151,21 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
         return {
           row,
           outcome: decide({
-            job: { id: Number(row.id), type: row.type, attempt: row.attempt, maxAttempts: row.maxAttempts },
+            job: {
+              id: Number(row.id),
+              type: row.type,
+              attempt: row.attempt,
+              maxAttempts: row.maxAttempts,
+              freeWaits: row.freeWaits
+            },
             exit,
             definition: handlers.get(row.type)!.definition,
             workerId,
             now,
             durationMs: now - started,
             random,
-            limits
+            limits,
+            rules
           })
         }
       })

@@ -1,4 +1,5 @@
 export * as Classify from "./Classify.js"
+export * as ClassifyRules from "./ClassifyRules.js"
 export * as Enqueue from "./Enqueue.js"
 export * as ErrorClass from "./ErrorClass.js"
 export * as JobContext from "./JobContext.js"

@@ -243,3 +243,88 @@ describe("stackOf", () => {
     assert.strictEqual(stackOf(Object.assign(new Error("x"), { stack: undefined })), undefined)
   })
 })
+
+describe("the rules in force", () => {
+  const timedOut = Classify.rule("timedOut", (e) => (e === "slow" ? Option.some({ errorClass: "timeout" }) : Option.none()))
+
+  it("a list of named rules: add one, drop one, reorder them", () => {
+    assert.strictEqual(Classify.classifyError("slow", none, false, 0, [timedOut, ...Classify.rules]).errorClass, "timeout")
+    const withoutHeuristics = Classify.rules.filter((r) => r.name !== "messageHeuristics")
+    assert.strictEqual(Classify.classifyError(new Error("request timed out"), none, false, 0, withoutHeuristics).errorClass, "unknown")
+    // The status before the tagged errors: a Redrive error carrying a status files under the status.
+    const statusFirst = [...Classify.rules].sort((a) => (a.name === "httpStatus" ? -1 : 0))
+    const error = new JobErrors.ExternalApiError({ message: "refused", status: 400 })
+    assert.strictEqual(Classify.classifyError(error, none, false, 0).errorClass, "external_api")
+    assert.strictEqual(Classify.classifyError(error, none, false, 0, statusFirst).errorClass, "validation")
+    assert.deepStrictEqual(Classify.factsOf("slow", 0, [timedOut]), { errorClass: "timeout" })
+    assert.isUndefined(Classify.factsOf("fast", 0, [timedOut]))
+  })
+
+  it("Rules is the built-in list unless a layer provides another; withRules builds on the one in force", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(yield* Classify.Rules, Classify.rules)
+      const added = yield* Effect.provide(Classify.Rules, Classify.withRules((rules) => [timedOut, ...rules]))
+      assert.deepStrictEqual(added.map((r) => r.name), ["timedOut", ...Classify.rules.map((r) => r.name)])
+      const twice = yield* Classify.Rules.pipe(
+        Effect.provide(Classify.withRules((rules) => rules.slice(1))),
+        Effect.provideService(Classify.Rules, [timedOut, timedOut])
+      )
+      assert.deepStrictEqual(twice.map((r) => r.name), ["timedOut"])
+    }).pipe(Effect.runSync))
+
+  it("a rule that throws is passed over, and the next rules still apply", () => {
+    const broken = Classify.rule("broken", () => {
+      throw new Error("bug in a rule")
+    })
+    assert.strictEqual(Classify.classifyError({ status: 503 }, none, false, 0, [broken, ...Classify.rules]).errorClass, "external_api")
+  })
+
+  it("each rule is tried on the error and its causes before the next rule: a fact in a cause beats a word on the surface", () => {
+    const wrapped = new Error("sync timed out", { cause: Object.assign(new Error("connect failed"), { code: "ECONNREFUSED" }) })
+    assert.strictEqual(classify(wrapped), "external_api")
+    // The recorded failure is still the outer error.
+    assert.deepStrictEqual([Classify.classifyError(wrapped, none, false, 0).message], ["sync timed out"])
+  })
+})
+
+describe("causes", () => {
+  const nested = (depth: number, innermost: unknown): unknown =>
+    depth === 0 ? innermost : new Error(`level ${depth}`, { cause: nested(depth - 1, innermost) })
+  const refused = () => Object.assign(new Error("x"), { code: "ECONNREFUSED" })
+
+  it("are followed five levels deep", () => {
+    assert.strictEqual(classify(nested(5, refused())), "external_api")
+    assert.strictEqual(classify(nested(6, refused())), "unknown")
+  })
+
+  it("a cycle is followed once", () => {
+    const a: Error & { cause?: unknown } = new Error("a")
+    const b = new Error("b", { cause: a })
+    a.cause = b
+    assert.strictEqual(classify(a), "unknown")
+    const self: Error & { cause?: unknown } = new Error("self")
+    self.cause = self
+    assert.strictEqual(classify(self), "unknown")
+  })
+
+  it("an AggregateError's first eight errors are looked at, sixteen values in all", () => {
+    const quiet = () => new Error("quiet")
+    assert.strictEqual(classify(new AggregateError([...Array.from({ length: 7 }, quiet), refused()])), "external_api")
+    assert.strictEqual(classify(new AggregateError([...Array.from({ length: 8 }, quiet), refused()])), "unknown")
+    assert.strictEqual(classify({ name: "AggregateError", errors: [refused()] }), "external_api")
+    // `errors` of anything else is data, not causes.
+    assert.strictEqual(classify({ name: "BulkWriteError", errors: [refused()] }), "unknown")
+    const wide = new AggregateError(Array.from({ length: 8 }, () => new AggregateError(Array.from({ length: 8 }, quiet))))
+    const deepest = new Error("outer", { cause: wide })
+    assert.strictEqual(classify(new Error("top", { cause: deepest })), "unknown")
+    const late = new AggregateError([new AggregateError([...Array.from({ length: 7 }, quiet), refused()]), ...Array.from({ length: 7 }, quiet)])
+    assert.strictEqual(classify(late), "unknown")
+    const early = new AggregateError([new AggregateError([refused()]), ...Array.from({ length: 7 }, quiet)])
+    assert.strictEqual(classify(early), "external_api")
+  })
+
+  it("values that are not objects are not followed", () => {
+    assert.strictEqual(classify(new Error("x", { cause: "ECONNREFUSED timed out" })), "unknown")
+    assert.strictEqual(classify(new Error("x", { cause: null })), "unknown")
+  })
+})

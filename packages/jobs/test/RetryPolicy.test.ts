@@ -148,3 +148,38 @@ describe("attempts per error class", () => {
     assert.strictEqual(RetryPolicy.maxAttemptsFor(policy, "validation", 5), 3)
   })
 })
+
+describe("free waits", () => {
+  it("rate limits get 20 free waits by default; rateLimit.maxWaits changes the cap, 0 turns them off", () => {
+    assert.deepStrictEqual(RetryPolicy.make().rateLimit, { maxWaits: 20 })
+    assert.deepStrictEqual(RetryPolicy.defaultRateLimit, { maxWaits: 20 })
+    assert.strictEqual(RetryPolicy.freeWaitsFor(RetryPolicy.defaultPolicy, "rate_limit"), 20)
+    assert.strictEqual(RetryPolicy.freeWaitsFor(RetryPolicy.make({ rateLimit: { maxWaits: 3 } }), "rate_limit"), 3)
+    assert.strictEqual(RetryPolicy.freeWaitsFor(RetryPolicy.make({ rateLimit: { maxWaits: 0 } }), "rate_limit"), 0)
+    assert.strictEqual(RetryPolicy.freeWaitsFor(RetryPolicy.make({ rateLimit: {} }), "rate_limit"), 20)
+  })
+
+  it("other classes have none unless their class rule gives some; a class rule's freeWaits wins", () => {
+    const policy = RetryPolicy.make({
+      rateLimit: { maxWaits: 9 },
+      byClass: { quota_exceeded: { freeWaits: 4 }, rate_limit: { freeWaits: 2 }, external_api: { maxAttempts: 9 } }
+    })
+    assert.deepStrictEqual(
+      ["rate_limit", "quota_exceeded", "external_api", "unknown"].map((c) => RetryPolicy.freeWaitsFor(policy, c)),
+      [2, 4, 0, 0]
+    )
+    assert.strictEqual(RetryPolicy.freeWaitsFor(RetryPolicy.make({ byClass: { rate_limit: { freeWaits: 0 } } }), "rate_limit"), 0)
+  })
+
+  it("a class that is not retried has none, whatever it says", () => {
+    const policy = RetryPolicy.make({ byClass: { rate_limit: { retry: false }, validation: { retry: false, freeWaits: 3 } } })
+    assert.strictEqual(RetryPolicy.freeWaitsFor(policy, "rate_limit"), 0)
+    assert.strictEqual(RetryPolicy.freeWaitsFor(policy, "validation"), 0)
+    assert.strictEqual(RetryPolicy.freeWaitsFor(RetryPolicy.make({ byClass: { rate_limit: { retry: true } } }), "rate_limit"), 20)
+  })
+
+  it("refuses a maxWaits that is not a non-negative integer, naming the value", () => {
+    assert.throws(() => RetryPolicy.make({ rateLimit: { maxWaits: -1 } }), RangeError, "rateLimit.maxWaits must be an integer >= 0, got -1")
+    assert.throws(() => RetryPolicy.make({ rateLimit: { maxWaits: 1.5 } }), RangeError, "rateLimit.maxWaits must be an integer >= 0, got 1.5")
+  })
+})

@@ -119,7 +119,10 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
             }
           })]
         },
-        eventually(count(`redrive.job where queue = 'q-verdicts' and state = 'available' and attempt = 1`), (n) => n === 2)
+        eventually(
+          count(`redrive.job where queue = 'q-verdicts' and state = 'available' and jsonb_array_length(error_history) = 1`),
+          (n) => n === 2
+        )
       )
       for (const id of [ids[0]!, ids[1]!]) {
         const dlq = (yield* dlqRow(id))!
@@ -129,7 +132,9 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
       assert.strictEqual((yield* jobRow(ids[2]!))!.runAt.getTime(), retryAt.getTime())
       const limited = (yield* jobRow(ids[3]!))!
       const [entry] = decodeHistory(limited.errorHistory)
-      assert.strictEqual(entry?.kind === "dropped" ? "" : entry?.errorClass, "rate_limit")
+      // A rate limit waits without using its attempt.
+      assert.deepStrictEqual(entry?.kind === "dropped" ? [] : [entry?.kind, entry?.errorClass], ["waited", "rate_limit"])
+      assert.strictEqual(limited.attempt, 0)
       const wait = limited.runAt.getTime() - Date.now()
       assert.isTrue(wait > 100_000 && wait <= 120_000, `retry-after honoured, got ${wait} ms`)
     }))

@@ -5,8 +5,10 @@ import { Factory, TestDatabase } from "@redrive/database/testing"
 import { Effect, Layer, Logger, Schema } from "effect"
 import * as Enqueue from "../src/Enqueue.js"
 import * as JobDefinition from "../src/JobDefinition.js"
+import * as JobErrors from "../src/JobErrors.js"
 import * as JobRegistry from "../src/JobRegistry.js"
 import * as Limits from "../src/Limits.js"
+import * as Verdict from "../src/Verdict.js"
 import { Replay } from "../src/Replay.js"
 import * as ReplayModule from "../src/Replay.js"
 import { count, eventually, withWorker } from "./workerFixtures.js"
@@ -285,5 +287,73 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("worker s
       assert.deepStrictEqual(dlq.map((r) => Number(r.id)), [existing.id])
       assert.isTrue(logged.some((m) => m.includes("could not be dead-lettered") && m.includes("dead_letter_conflict")))
       assert.deepInclude(yield* stats(tenantId), { errorClass: "unknown", failures: 1, deadLettered: 0, recovered: 0 })
+    }))
+
+  it.effect("a snooze and a discard are recorded under their own class and kind, and neither counts as a failure", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const Def = JobDefinition.make({
+        name: Factory.unique("verdicts"),
+        queue: Factory.queue(),
+        payload: Schema.Struct({ verdict: Schema.Literal("snooze", "discard") })
+      })
+      const tenantId = Factory.tenant()
+      const payloads: ReadonlyArray<typeof Def.payload.Type> = [{ verdict: "snooze" }, { verdict: "discard" }]
+      const [snoozed, discarded] = yield* Enqueue.many(Def, payloads, { tenantId })
+      const handler = JobDefinition.handle(Def, (p): Effect.Effect<void, Verdict.Verdict> =>
+        p.verdict === "snooze" ? Effect.fail(Verdict.snooze("1 hour", "export not ready")) : Effect.fail(Verdict.discard("order cancelled")))
+      const rows = yield* withWorker(
+        { handlers: [handler] },
+        eventually(
+          sql<{ id: string; state: string; attempt: number; errorHistory: unknown }>`
+            select id, state, attempt, error_history from redrive.job
+            where id = any(${[snoozed!, discarded!]}::bigint[]) and jsonb_array_length(error_history) > 0 order by id`,
+          (found) => found.length === 2 && found.every((row) => row.state !== "running")
+        )
+      )
+      const recorded = rows.map((row) => {
+        const last = decodeHistory(row.errorHistory).at(-1)
+        return {
+          state: row.state,
+          attempt: row.attempt,
+          entry: last?.kind === "dropped" || last === undefined ? undefined : [last.kind, last.errorClass, last.tag, last.message]
+        }
+      })
+      assert.deepStrictEqual(recorded, [
+        { state: "available", attempt: 0, entry: ["snoozed", "snoozed", "Redrive/Snooze", "export not ready"] },
+        { state: "cancelled", attempt: 1, entry: ["discarded", "discarded", "Redrive/Discard", "order cancelled"] }
+      ])
+      assert.deepStrictEqual(yield* stats(tenantId), [])
+    }))
+
+  it.effect("a success after a failure and a snooze counts as recovered from the failure's class, not the snooze's", () =>
+    Effect.gen(function*() {
+      const Def = definition({ retry: { maxAttempts: 3, base: 0 } })
+      const tenantId = Factory.tenant()
+      const id = yield* Enqueue.one(Def, payload, { tenantId })
+      let runs = 0
+      // Run 1 fails (unknown), run 2 snoozes (its attempt given back), run 3 succeeds as attempt 2.
+      const handler = JobDefinition.handle(Def, (): Effect.Effect<void, Error | Verdict.Verdict> => {
+        runs++
+        return runs === 1 ? Effect.fail(new Error("flaky")) : runs === 2 ? Effect.fail(Verdict.snooze(0)) : Effect.void
+      })
+      yield* withWorker({ handlers: [handler] }, eventually(count(`redrive.job where id = ${id}`), (n) => n === 0))
+      assert.strictEqual(runs, 3)
+      assert.deepStrictEqual(yield* stats(tenantId), [{ errorClass: "unknown", failures: 1, deadLettered: 0, recovered: 1 }])
+    }))
+
+  it.effect("a success after a rate limit's free wait counts as recovered from rate_limit", () =>
+    Effect.gen(function*() {
+      const Def = definition()
+      const tenantId = Factory.tenant()
+      const id = yield* Enqueue.one(Def, payload, { tenantId })
+      let runs = 0
+      const handler = JobDefinition.handle(Def, () => {
+        runs++
+        return runs === 1 ? Effect.fail(new JobErrors.RateLimitError({ message: "429", retryAfterMillis: 0 })) : Effect.void
+      })
+      yield* withWorker({ handlers: [handler] }, eventually(count(`redrive.job where id = ${id}`), (n) => n === 0))
+      assert.strictEqual(runs, 2)
+      assert.deepStrictEqual(yield* stats(tenantId), [{ errorClass: "rate_limit", failures: 1, deadLettered: 0, recovered: 1 }])
     }))
 })

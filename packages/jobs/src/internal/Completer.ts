@@ -62,20 +62,17 @@ export const make = (options: CompleterOptions) =>
           switch (outcome._tag) {
             case "Completed":
               done.push(id)
-              if (row.attempt > 1 || row.replayOf !== null) plain = false
+              // A success after failures is counted as a recovery by the settle statement.
+              if (row.attempt > 1 || row.freeWaits > 0 || row.replayOf !== null) plain = false
               break
             case "Released":
               toRelease.push(id)
               break
             default: {
-              const action = outcome._tag === "Retried"
-                ? "retry"
-                : outcome._tag === "Snoozed"
-                ? "snooze"
-                : outcome._tag === "Discarded"
-                ? "discard"
-                : "dead"
-              const runAt = outcome._tag === "Retried" || outcome._tag === "Snoozed" ? outcome.runAt : null
+              const action = settleActions[outcome._tag]
+              const runAt = outcome._tag === "Retried" || outcome._tag === "Waited" || outcome._tag === "Snoozed"
+                ? outcome.runAt
+                : null
               if (runAt !== null) nextWake = Math.min(nextWake, runAt.getTime())
               failures.push({
                 id,
@@ -161,5 +158,13 @@ export const make = (options: CompleterOptions) =>
       },
     } satisfies Completer
   })
+
+const settleActions: Record<Exclude<Outcome["_tag"], "Completed" | "Released">, JobSql.SettleFailure["action"]> = {
+  Retried: "retry",
+  Waited: "wait",
+  Snoozed: "snooze",
+  Discarded: "discard",
+  DeadLettered: "dead"
+}
 
 const nextRunAtJson = (at: Date | undefined) => (at === undefined ? {} : { nextRunAt: at.toISOString() })

@@ -79,6 +79,8 @@ export interface ClaimedRow {
   readonly priority: number
   readonly attempt: number
   readonly maxAttempts: number
+  /** Failures that waited without using an attempt (rate limits). */
+  readonly freeWaits: number
   readonly replayOf: string | null
   /** The last tenant this claim served, in rotation order (the same on every row). */
   readonly lastServed: string | null
@@ -151,15 +153,16 @@ export const claimBatch = (
     -- = any(array(...)) keeps the primary-key lookup; a join here was planned as a full scan.
     where j.id = any(array(select id from picked))
     returning j.id, j.tenant_id as "tenantId", j.queue, j.type, j.payload, j.priority, j.attempt,
-      j.max_attempts as "maxAttempts", j.replay_of as "replayOf",
+      j.max_attempts as "maxAttempts", j.free_waits as "freeWaits", j.replay_of as "replayOf",
       (select tenant_id from served order by rn desc limit 1) as "lastServed"`
 
-/** One failed (or snoozed, or discarded) attempt, as the settle statement takes it. */
+/** One failed (or waiting, snoozed, or discarded) attempt, as the settle statement takes it. */
 export interface SettleFailure {
   readonly id: number
   readonly attempt: number
-  readonly action: "retry" | "snooze" | "discard" | "dead"
-  /** retry and snooze: when the job runs next (ISO) */
+  /** wait: a failure that does not use its attempt (a rate limit's free wait) */
+  readonly action: "retry" | "wait" | "snooze" | "discard" | "dead"
+  /** retry, wait and snooze: when the job runs next (ISO) */
   readonly runAt: string | null
   /** the history entry, encoded */
   readonly entry: unknown
@@ -169,11 +172,13 @@ export interface SettleFailure {
 
 /**
  * Settles a batch in one statement: deletes (or, under a retention, completes) the successes,
- * reschedules retries and snoozes, cancels discards, moves dead letters to job_dlq with their
- * capped history, counts failures/dead letters/recoveries per minute in failure_stat, and
- * writes the `job.dead_lettered` alert outbox rows (the dead-letter path is shared with the
- * rescuer: deadLetterSql.ts). Only rows this worker still leases are
- * touched: a job rescued from under a slow worker is not settled twice.
+ * reschedules retries, free waits and snoozes (the last two give the attempt back; a wait counts
+ * in free_waits), cancels discards, moves dead letters to job_dlq with their capped history,
+ * counts failures (retries, waits, dead letters: not snoozes or discards, which are decisions),
+ * dead letters and recoveries per minute in failure_stat, and writes the `job.dead_lettered`
+ * alert outbox rows (the dead-letter path is shared with the rescuer: deadLetterSql.ts). Only
+ * rows this worker still leases are touched: a job rescued from under a slow worker is not
+ * settled twice.
  */
 export const settleBatch = (
   sql: SqlClient,
@@ -203,23 +208,24 @@ export const settleBatch = (
       delete from redrive.job j
       where j.id = any(${s.done}::bigint[]) and not ${s.keepCompleted}
         and j.state = 'running' and j.locked_by = ${s.workerId}
-      returning j.tenant_id, j.queue, j.type, j.attempt, j.replay_of, j.error_history
+      returning j.tenant_id, j.queue, j.type, j.attempt, j.free_waits, j.replay_of, j.error_history
     ), kept as (
       update redrive.job j set state = 'completed', completed_at = now(), updated_at = now(),
         locked_by = null, locked_until = null
       where j.id = any(${s.done}::bigint[]) and ${s.keepCompleted}
         and j.state = 'running' and j.locked_by = ${s.workerId}
-      returning j.tenant_id, j.queue, j.type, j.attempt, j.replay_of, j.error_history
+      returning j.tenant_id, j.queue, j.type, j.attempt, j.free_waits, j.replay_of, j.error_history
     ), done as (
       select * from deleted union all select * from kept
     ), rescheduled as (
       update redrive.job j
       set state = 'available', run_at = f.run_at, locked_by = null, locked_until = null, heartbeat_at = null,
           updated_at = now(),
-          attempt = case when f.action = 'snooze' then j.attempt - 1 else j.attempt end,
+          attempt = case when f.action in ('snooze', 'wait') then j.attempt - 1 else j.attempt end,
+          free_waits = j.free_waits + (f.action = 'wait')::int,
           error_history = ${appendHistory(sql, sql.literal("j.error_history"), sql.literal("f.entry"), sql.literal("cap.n"))}
       from f, cap
-      where j.id = f.id and f.action in ('retry', 'snooze') and j.attempt = f.attempt
+      where j.id = f.id and f.action in ('retry', 'wait', 'snooze') and j.attempt = f.attempt
         and j.state = 'running' and j.locked_by = ${s.workerId}
       returning j.tenant_id, j.queue, j.type, f.error_class, f.action
     ), discarded as (
@@ -241,11 +247,11 @@ export const settleBatch = (
       sql,
       sql`select tenant_id, queue, type, error_class, (action <> 'snooze')::int as failed, 0 as dead, 0 as recovered
           from rescheduled
-          union all select tenant_id, queue, type, error_class, 1, 0, 0 from discarded
           union all ${movedStatRows(sql)}
-          -- recovered: a success after failures, or a replayed dead letter that now succeeds
-          union all select tenant_id, queue, type, error_history -> -1 ->> 'errorClass', 0, 0, 1
-          from done where (attempt > 1 or replay_of is not null) and jsonb_array_length(error_history) > 0`
+          -- recovered: a success after failures (waited ones too), or a replayed dead letter that now succeeds
+          union all select tenant_id, queue, type, ${lastFailureClass(sql)}, 0, 0, 1
+          from done where (attempt > 1 or free_waits > 0 or replay_of is not null)
+            and jsonb_array_length(error_history) > 0`
     )
   }
     select (select count(*) from done)::int as completed,
@@ -254,6 +260,15 @@ export const settleBatch = (
            (select count(*) from discarded)::int as discarded,
            ${blockedCount(sql)} as blocked,
            (select count(*) from stats)::int + (select count(*) from dlq_alerts)::int as _side_effects`
+
+/**
+ * The class of a finished job's last failure, for its `recovered` count: the newest history entry
+ * that is not a snooze (a decision, not a failure). The newest entry, in the common case.
+ */
+const lastFailureClass = (sql: SqlClient) =>
+  sql`case when error_history -> -1 ->> 'kind' <> 'snoozed' then error_history -> -1 ->> 'errorClass'
+      else (select e ->> 'errorClass' from jsonb_array_elements(error_history) with ordinality as h(e, i)
+            where e ->> 'kind' not in ('snoozed', 'dropped') order by i desc limit 1) end`
 
 /** The fast path of settle: every job succeeded at once and was no replay (nothing to count in failure_stat). */
 export const completeBatch = (

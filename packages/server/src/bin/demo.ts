@@ -39,9 +39,7 @@ const backoff = (d: JobDefinition.AnyJobDefinition) => {
 const classRules = {
   [SendEmail.name]: "validation: dead-lettered at once",
   [RenderInvoice.name]: "a crash is retried like any unknown error",
-  [SyncContact.name]: `rate_limit: ${
-    SyncContact.retry.byClass["rate_limit"]?.maxAttempts ?? SyncContact.retry.maxAttempts
-  } attempts, each after its Retry-After`
+  [SyncContact.name]: `rate_limit: up to ${SyncContact.retry.rateLimit.maxWaits} waits for Retry-After, no attempt used`
 }
 
 const enqueueAll = Effect.gen(function*() {

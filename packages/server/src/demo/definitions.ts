@@ -45,8 +45,8 @@ export const SyncContact = JobDefinition.make({
     email: Schema.String,
     plan: Schema.Literal("free", "pro", "enterprise")
   }),
-  // A 429 uses up an attempt, so rate limits get more of them; the wait comes from Retry-After.
-  retry: { maxAttempts: 5, base: "20 millis", max: "500 millis", byClass: { rate_limit: { maxAttempts: 12 } } }
+  // A 429 waits for its Retry-After without using an attempt (up to 20 times, the default).
+  retry: { maxAttempts: 5, base: "20 millis", max: "500 millis", rateLimit: { maxWaits: 20 } }
 })
 
 export const definitions = [SendEmail, RenderInvoice, SyncContact] as const

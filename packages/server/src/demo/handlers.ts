@@ -1,7 +1,7 @@
 /**
  * The demo's handlers. They call the fake APIs and translate their failures into Redrive's
  * error classes: 422 → ValidationError (dead-lettered at once), 5xx → ExternalApiError
- * (retried with backoff), 429 → RateLimitError (retried after Retry-After). The invoice
+ * (retried with backoff), 429 → RateLimitError (waits for Retry-After, no attempt used). The invoice
  * renderer's crash is a defect: nothing to translate, Redrive records it as `unknown`.
  */
 import { JobDefinition, JobErrors } from "@redrive/jobs"

@@ -1,0 +1,154 @@
+/**
+ * Readers of the facts errors carry, wherever the library that built them put them: an HTTP
+ * status, response headers, a code, the causes. Each takes `unknown`, reads a handful of fields
+ * and never walks an object's contents, so an error holding a socket or a whole response costs
+ * no more than a small one.
+ */
+import { Predicate } from "effect"
+
+export const field = (u: unknown, key: string): unknown => (Predicate.hasProperty(u, key) ? u[key] : undefined)
+
+export const stringField = (u: unknown, key: string): string | undefined => {
+  const value = field(u, key)
+  return typeof value === "string" ? value : undefined
+}
+
+/** A non-empty `message`. */
+export const text = (u: unknown): string | undefined => {
+  const message = stringField(u, "message")
+  return message !== undefined && message.length > 0 ? message : undefined
+}
+
+const asStatus = (u: unknown): number | undefined => {
+  const n = typeof u === "string" && /^\d{3}$/.test(u) ? Number(u) : u
+  return typeof n === "number" && Number.isInteger(n) && n >= 100 && n <= 599 ? n : undefined
+}
+
+/**
+ * The HTTP status of the response an error reports: `status` (fetch-style SDKs, Octokit, Twilio),
+ * `statusCode` (Stripe, got's response), `response.status(Code)` (axios, gaxios, @effect/platform),
+ * `$metadata.httpStatusCode` (AWS SDK v3), or a numeric `code` beside a `response` (SendGrid).
+ */
+export const statusOf = (u: unknown): number | undefined => {
+  const response = field(u, "response")
+  const code = field(u, "code")
+  return asStatus(field(u, "status")) ?? asStatus(field(u, "statusCode")) ?? asStatus(field(response, "status")) ??
+    asStatus(field(response, "statusCode")) ?? asStatus(field(field(u, "$metadata"), "httpStatusCode")) ??
+    (typeof code === "number" && typeof response === "object" && response !== null ? asStatus(code) : undefined)
+}
+
+const isCallable = (u: unknown): u is (name: string) => unknown => typeof u === "function"
+
+const headerValue = (v: unknown): string | undefined =>
+  typeof v === "string" ? v : typeof v === "number" ? String(v) : Array.isArray(v) ? headerValue(v[0]) : undefined
+
+/** Header names a plain object is searched through for a differently cased name; headers are short. */
+const maxHeaderKeys = 100
+
+/**
+ * A header by its lowercase name, from a fetch `Headers`, an axios `AxiosHeaders` (both look up
+ * any case with `get`) or a plain object (node's lowercase `IncomingHttpHeaders`, or any case).
+ */
+export const header = (headers: unknown, name: string): string | undefined => {
+  if (typeof headers !== "object" || headers === null) return undefined
+  const get = field(headers, "get")
+  if (isCallable(get)) return headerValue(get.call(headers, name))
+  const exact = field(headers, name)
+  if (exact !== undefined) return headerValue(exact)
+  let seen = 0
+  for (const key in headers) {
+    if (key.toLowerCase() === name) return headerValue(field(headers, key))
+    if (++seen >= maxHeaderKeys) break
+  }
+  return undefined
+}
+
+/** Where SDKs keep the response headers: `response.headers`, `headers`, AWS's `$response.headers`. */
+export const headersOf = (u: unknown): ReadonlyArray<unknown> =>
+  [field(field(u, "response"), "headers"), field(u, "headers"), field(field(u, "$response"), "headers")]
+    .filter((h) => typeof h === "object" && h !== null)
+
+/** Retry-After as seconds or an HTTP date, in milliseconds from now. */
+export const parseRetryAfter = (value: string | undefined, now: number): number | undefined => {
+  if (value === undefined || value.trim() === "") return undefined
+  const seconds = Number(value)
+  if (Number.isFinite(seconds)) return Math.max(0, Math.round(seconds * 1000))
+  const at = Date.parse(value)
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
+}
+
+/** Above this, an `x-ratelimit-reset` is a Unix time in seconds (GitHub, SendGrid), below it seconds to wait. */
+const unixSecondsFrom = 1e9
+
+const fromHeaders = (headers: unknown, now: number): number | undefined => {
+  // OpenAI's SDK sends (and honours) retry-after-ms beside retry-after.
+  const millis = header(headers, "retry-after-ms")
+  if (millis !== undefined && Number.isFinite(Number(millis)) && Number(millis) >= 0) return Math.round(Number(millis))
+  const after = parseRetryAfter(header(headers, "retry-after"), now)
+  if (after !== undefined) return after
+  // A reset time counts only when the window is spent: with requests left it says nothing about this failure.
+  if (header(headers, "x-ratelimit-remaining") !== "0") return undefined
+  const reset = Number(header(headers, "x-ratelimit-reset"))
+  if (!(reset > 0)) return undefined
+  return reset > unixSecondsFrom ? Math.max(0, Math.round(reset * 1000 - now)) : Math.round(reset * 1000)
+}
+
+/**
+ * How long an error asks its caller to wait, in milliseconds: a `retryAfter` (Slack) or
+ * `retryAfterSeconds` (AWS ThrottlingException) field in seconds, else the response headers'
+ * retry-after-ms, Retry-After, or an exhausted window's reset.
+ */
+export const retryAfterOf = (u: unknown, now: number): number | undefined => {
+  const own = field(u, "retryAfter") ?? field(u, "retryAfterSeconds")
+  if (typeof own === "number" && Number.isFinite(own)) return Math.max(0, Math.round(own * 1000))
+  const parsed = parseRetryAfter(typeof own === "string" ? own : undefined, now)
+  if (parsed !== undefined) return parsed
+  for (const headers of headersOf(u)) {
+    const millis = fromHeaders(headers, now)
+    if (millis !== undefined) return millis
+  }
+  return undefined
+}
+
+/** A 403 that is a rate limit (GitHub answers its limits with 403): a Retry-After, or no requests left. */
+export const isRateLimitedForbidden = (u: unknown): boolean =>
+  headersOf(u).some((h) => header(h, "retry-after") !== undefined || header(h, "x-ratelimit-remaining") === "0")
+
+const isAggregate = (u: unknown): boolean => u instanceof AggregateError || stringField(u, "name") === "AggregateError"
+
+/** At most this many values are looked at per failure: the error and its causes. */
+const maxLinks = 16
+const maxDepth = 5
+const maxAggregated = 8
+
+const causesOf = (u: unknown): ReadonlyArray<unknown> => {
+  const cause = field(u, "cause")
+  const errors = isAggregate(u) ? field(u, "errors") : undefined
+  const aggregated: ReadonlyArray<unknown> = Array.isArray(errors) ? errors.slice(0, maxAggregated) : []
+  return cause === undefined ? aggregated : [cause, ...aggregated]
+}
+
+/**
+ * The error, then what caused it — `cause` (undici's `fetch failed`, `Effect.tryPromise`'s
+ * UnknownException, SqlError) and an AggregateError's `errors` — breadth first, each object once:
+ * at most 16 values, 5 levels deep, so a cycle or a long chain costs nothing.
+ */
+export const chain = (error: unknown): ReadonlyArray<unknown> => {
+  const links: Array<unknown> = [error]
+  const seen = new Set<unknown>(links)
+  let level: ReadonlyArray<unknown> = [error]
+  for (let depth = 0; depth < maxDepth && level.length > 0; depth++) {
+    const next: Array<unknown> = []
+    for (const link of level) {
+      for (const cause of causesOf(link)) {
+        if (typeof cause !== "object" || cause === null || seen.has(cause)) continue
+        if (links.length >= maxLinks) return links
+        seen.add(cause)
+        links.push(cause)
+        next.push(cause)
+      }
+    }
+    level = next
+  }
+  return links
+}
