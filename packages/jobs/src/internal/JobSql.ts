@@ -6,15 +6,18 @@
  */
 import type { SqlClient } from "@effect/sql/SqlClient"
 import * as Notify from "../Notify.js"
+import { scopeControlled } from "./controlSql.js"
 import { blockedCount, countFailures, movedStatRows, moveToDlq } from "./deadLetterSql.js"
 import { appendHistory } from "./historySql.js"
 
-/** The state a new job starts in: `paused` when its scope (or a wildcard over it) has a control row. */
-const initialState = (sql: SqlClient, tenantId: string, queue: string) =>
-  sql`case when exists (
-        select 1 from redrive.control c
-        where c.tenant_id in (${tenantId}, '*') and c.queue in (${queue}, '*')
-      ) then 'paused' else 'available' end`
+/**
+ * The state a new job starts in: `paused` when a control row covers its tenant, queue or type
+ * (an open circuit's type included, half-open too: only the breaker's probes run then).
+ */
+const initialState = (sql: SqlClient, tenantId: string, queue: string, type: string) =>
+  sql`case when ${
+    scopeControlled(sql, { tenantId, queue, type, blocking: false })
+  } then 'paused' else 'available' end`
 
 export interface InsertBatch {
   readonly tenantId: string
@@ -43,7 +46,7 @@ export const insertBatch = (sql: SqlClient, b: InsertBatch) =>
       from jsonb_array_elements(${b.payloads}::jsonb) with ordinality as e(payload, ord)
       left join unnest(${b.idempotencyKeys}::text[]) with ordinality as k(key, ord) on k.ord = e.ord
     ), state as (
-      select ${initialState(sql, b.tenantId, b.queue)} as s
+      select ${initialState(sql, b.tenantId, b.queue, b.type)} as s
     ), inserted as (
       insert into redrive.job (tenant_id, queue, type, payload, priority, max_attempts, run_at, state,
                                idempotency_key, request_id, user_id)
@@ -86,8 +89,10 @@ export interface ClaimedRow {
 
 /**
  * Claims up to `limit` due jobs of `queues` and `types`, fair across tenants: a loose index
- * scan finds the (queue, tenant) pairs with work, paused and draining scopes are dropped, and
- * each pair gets an equal share, taken most urgent first with FOR UPDATE SKIP LOCKED.
+ * scan finds the (queue, tenant) pairs with work, the types a control row covers are dropped
+ * from each pair (all of them for a paused or draining scope; one for a paused type or an open
+ * circuit), and each pair left gets an equal share, taken most urgent first with FOR UPDATE SKIP
+ * LOCKED. The type test costs one array per pair, not a lookup per row.
  */
 export const claimBatch = (
   sql: SqlClient,
@@ -118,18 +123,30 @@ export const claimBatch = (
       )
       from pairs p
       where p.tenant_id is not null
-    ), open_pairs as (
-      -- Rotated: the pairs after the tenant last served come first, so a claim smaller than the
-      -- number of pairs still serves each tenant in turn.
-      select p.queue, p.tenant_id,
-             row_number() over (order by p.tenant_id <= ${c.after ?? ""}, p.tenant_id, p.queue) as rn
+    ), typed_pairs as (
+      -- The worker's types that no control row over the pair covers. Jobs of a paused type wait
+      -- as 'paused' (out of the claim index); this drops those that slipped in as 'available'.
+      select p.queue, p.tenant_id, array(
+        select t from unnest(${c.types}::text[]) as t
+        where not ${
+    scopeControlled(sql, {
+      tenantId: sql.literal("p.tenant_id"),
+      queue: sql.literal("p.queue"),
+      type: sql.literal("t"),
+      blocking: true
+    })
+  }
+      ) as types
       from pairs p
       where p.tenant_id is not null
         and (${c.tenants}::text[] is null or p.tenant_id = any(${c.tenants}::text[]))
-        and not exists (
-        select 1 from redrive.control ctl
-        where ctl.tenant_id in (p.tenant_id, '*') and ctl.queue in (p.queue, '*')
-      )
+    ), open_pairs as (
+      -- Rotated: the pairs after the tenant last served come first, so a claim smaller than the
+      -- number of pairs still serves each tenant in turn.
+      select p.queue, p.tenant_id, p.types,
+             row_number() over (order by p.tenant_id <= ${c.after ?? ""}, p.tenant_id, p.queue) as rn
+      from typed_pairs p
+      where cardinality(p.types) > 0
     ), served as (
       select * from open_pairs where rn <= ${c.limit}
     ), share as (
@@ -138,7 +155,7 @@ export const claimBatch = (
       select j.id from served p, share, lateral (
         select id from redrive.job j
         where j.state = 'available' and j.queue = p.queue and j.tenant_id = p.tenant_id
-          and j.run_at <= now() and j.type = any(${c.types}::text[])
+          and j.run_at <= now() and j.type = any(p.types)
         order by j.priority, j.run_at, j.id
         limit share.n
         for update skip locked
