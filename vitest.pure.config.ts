@@ -36,6 +36,7 @@ export default defineConfig({
       "packages/jobs/test/Outcome.test.ts",
       "packages/jobs/test/Classify.test.ts",
       "packages/jobs/test/Verdict.test.ts",
+      "packages/jobs/test/Circuit.test.ts",
       "packages/database/test/ErrorHistory.test.ts",
       "packages/database/test/Cursor.test.ts"
     ],

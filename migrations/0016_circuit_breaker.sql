@@ -48,16 +48,20 @@ create table redrive.circuit (
   reopens          integer not null default 0,
   half_open_at     timestamptz(3),
   probes_released  integer not null default 0,
+  -- Jobs still to move after a transition ('pause': available → paused; 'resume': back), in
+  -- bounded batches; kept here so a new leader finishes what a dead one started.
+  pending_move     text,
   -- Bumped by every transition: a transition applies only to the version it was decided on.
   version          bigint not null default 0,
   updated_at       timestamptz(3) not null default now(),
   constraint circuit_type_valid check (type <> '' and type <> '*' and length(type) <= 128),
   constraint circuit_state_valid check (state in ('closed', 'open', 'half_open')),
+  constraint circuit_pending_move_valid check (pending_move is null or pending_move in ('pause', 'resume')),
   constraint circuit_settings_valid check (
     failure_ratio > 0 and failure_ratio <= 1 and min_attempts >= 1 and window_ms >= 1000 and cooldown_ms >= 0
     and max_cooldown_ms >= cooldown_ms and probes >= 1),
   constraint circuit_open_has_time check (state = 'closed' or (opened_at is not null and open_cooldown_ms is not null)),
-  constraint circuit_half_open_has_time check (state <> 'half_open' or half_open_at is not null)
+  constraint circuit_half_open_has_time check ((state = 'half_open') = (half_open_at is not null))
 );
 
 -- Attempts and trip-class failures of breaker-enabled types, per second, as the workers flush

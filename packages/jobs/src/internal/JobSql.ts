@@ -231,7 +231,17 @@ export const settleBatch = (
       select * from deleted union all select * from kept
     ), rescheduled as (
       update redrive.job j
-      set state = 'available', run_at = f.run_at, locked_by = null, locked_until = null, heartbeat_at = null,
+      -- A retry waits as 'paused' while a control covers its scope or type: an open circuit's jobs
+      -- keep their attempts, and a failed probe of a half-open one does not run again.
+      set state = case when ${
+    scopeControlled(sql, {
+      tenantId: sql.literal("j.tenant_id"),
+      queue: sql.literal("j.queue"),
+      type: sql.literal("j.type"),
+      blocking: false
+    })
+  } then 'paused' else 'available' end,
+          run_at = f.run_at, locked_by = null, locked_until = null, heartbeat_at = null,
           updated_at = now(),
           attempt = case when f.action = 'snooze' then j.attempt - 1 else j.attempt end,
           error_history = ${appendHistory(sql, sql.literal("j.error_history"), sql.literal("f.entry"), sql.literal("cap.n"))}
