@@ -93,7 +93,10 @@ export type State = Data.TaggedEnum<{
 }>
 export const State = Data.taggedEnum<State>()
 
-/** The attempts and trip-class failures counted in the second starting at `at` (ms). */
+/**
+ * The attempts and trip-class failures that ended in the second starting at `at` (ms, on the
+ * database's clock: workers send how long ago each attempt ended, not their own clock).
+ */
 export interface Bucket {
   readonly at: number
   readonly attempts: number
@@ -119,9 +122,9 @@ export type Transition = Data.TaggedEnum<{
   Stay: {}
   /** Closed → open, or half-open → open again (`reopens` > 0) with the longer cool-down. */
   Open: { readonly cooldownMs: number; readonly reopens: number; readonly counts: Counts }
-  /** Open → half-open: make up to `probes` waiting jobs available. */
-  HalfOpen: { readonly probes: number }
-  /** Still half-open and no probe released yet (nothing was waiting): try again. */
+  /** Open → half-open: the type stays paused; its probes are released from the next whole second. */
+  HalfOpen: {}
+  /** Half-open and no probe out yet: make up to `probes` waiting jobs available (again, if none was waiting). */
   ReleaseProbes: { readonly probes: number }
   Close: { readonly reason: CloseReason }
 }>
@@ -173,9 +176,16 @@ export const windowStart = (s: Settings, countedFrom: number, now: number) => Ma
 export const windowCounts = (s: Settings, countedFrom: number, o: Pick<Observation, "now" | "buckets">): Counts =>
   sum(o.buckets, windowStart(s, countedFrom, o.now), o.now)
 
-/** The counts since a circuit went half-open: from the second it did (probes are flushed within a second). */
+/**
+ * When a half-open circuit's probes may run, and from when their counts are read: the whole
+ * second after it went half-open, so attempts that ended before (jobs that were running when it
+ * opened) share no bucket with the probes and cannot decide for them.
+ */
+export const probeStart = (since: number) => second(since) + 1000
+
+/** The counts of a half-open circuit's probes: from `probeStart` on. */
 export const probeCounts = (since: number, o: Pick<Observation, "now" | "buckets">): Counts =>
-  sum(o.buckets, second(since), o.now)
+  sum(o.buckets, probeStart(since), o.now)
 
 /** At least `minAttempts` attempts, of which at least `failureRatio` failed with a trip class. */
 export const trips = (s: Settings, c: Counts) => c.attempts >= s.minAttempts && c.failures / c.attempts >= s.failureRatio
@@ -191,7 +201,7 @@ export const decide = (s: Settings, state: State, o: Observation): Transition =>
     }
     case "Open":
       if (!o.controlled) return Transition.Close({ reason: "operator_resumed" })
-      return o.now >= state.openedAt + state.cooldownMs ? Transition.HalfOpen({ probes: s.probes }) : Transition.Stay()
+      return o.now >= state.openedAt + state.cooldownMs ? Transition.HalfOpen() : Transition.Stay()
     case "HalfOpen": {
       if (!o.controlled) return Transition.Close({ reason: "operator_resumed" })
       const counts = probeCounts(state.since, o)
@@ -199,12 +209,14 @@ export const decide = (s: Settings, state: State, o: Observation): Transition =>
         return Transition.Open({ cooldownMs: longerCooldown(s, state.cooldownMs), reopens: state.reopens + 1, counts })
       }
       if (state.released > 0 && counts.attempts >= state.released) return Transition.Close({ reason: "probes_succeeded" })
-      return state.released === 0 ? Transition.ReleaseProbes({ probes: s.probes }) : Transition.Stay()
+      return state.released === 0 && o.now >= probeStart(state.since)
+        ? Transition.ReleaseProbes({ probes: s.probes })
+        : Transition.Stay()
     }
   }
 }
 
-/** The state after a transition taken at `now`; `released` is how many probes it made available. */
+/** The state after a transition taken at `now`; `released`: how many probes ReleaseProbes made available. */
 export const next = (state: State, transition: Transition, now: number, released = 0): State => {
   switch (transition._tag) {
     case "Stay":
@@ -213,7 +225,7 @@ export const next = (state: State, transition: Transition, now: number, released
       return State.Open({ openedAt: now, cooldownMs: transition.cooldownMs, reopens: transition.reopens })
     case "HalfOpen":
       return state._tag === "Open"
-        ? State.HalfOpen({ since: now, cooldownMs: state.cooldownMs, reopens: state.reopens, released })
+        ? State.HalfOpen({ since: now, cooldownMs: state.cooldownMs, reopens: state.reopens, released: 0 })
         : state
     case "ReleaseProbes":
       return state._tag === "HalfOpen" ? State.HalfOpen({ ...state, released: state.released + released }) : state

@@ -76,6 +76,8 @@ export interface CircuitView {
   readonly probesReleased: number
   /** The type's control row exists (paused by the breaker, or by an operator). */
   readonly paused: boolean
+  /** Waiting jobs still being moved after the last transition (to `paused`, or back), or null. */
+  readonly moving: "pause" | "resume" | null
 }
 
 const settingsOf = (row: Row): Circuit.Settings => ({
@@ -234,18 +236,19 @@ const drive = (sql: SqlClient.SqlClient, row: Row, limit: number) =>
         break
       }
       case "HalfOpen": {
-        const [moved] = yield* CircuitSql.halfOpen(sql, input(Circuit.next(state, transition, now, 0), "pause"))
+        const [moved] = yield* CircuitSql.halfOpen(sql, input(Circuit.next(state, transition, now), "pause"))
         if (!applied(moved)) return done(false)
-        // Jobs that came back available meanwhile (retried while the circuit opened) wait again.
+        // Jobs that slipped back to available while it was open wait again; the probes follow
+        // from the next whole second (Circuit.probeStart).
         step.paused += yield* finishMove(sql, row, moved.version, "pause", limit)
-        step.probes = yield* releaseProbes(sql, row, moved.version)
-        yield* Effect.logInfo(`redrive circuit breaker: ${row.type} half-open — ${step.probes} probe jobs released`)
+        yield* Effect.logInfo(`redrive circuit breaker: ${row.type} half-open — ${row.probes} probes to run`)
         break
       }
       case "ReleaseProbes": {
         step.probes = yield* releaseProbes(sql, row, row.version)
+        // Nothing waiting (or not due yet): it asks again on the next pass.
         if (step.probes === 0) return done(false)
-        yield* Effect.logInfo(`redrive circuit breaker: ${row.type} half-open — ${step.probes} probe jobs released`)
+        yield* Effect.logInfo(`redrive circuit breaker: ${row.type} — ${step.probes} probe jobs released`)
         break
       }
       case "Close": {
@@ -312,7 +315,8 @@ export const list = Effect.gen(function*() {
           ? new Date(row.openedAt.getTime() + row.openCooldownMs)
           : null),
       probesReleased: row.probesReleased,
-      paused: row.controlled
+      paused: row.controlled,
+      moving: row.pendingMove
     }
   })
 }).pipe(Effect.mapError(DbError.fromSqlError("CircuitBreaker.list")), Effect.withSpan("CircuitBreaker.list"))

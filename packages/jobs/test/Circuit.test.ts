@@ -145,12 +145,12 @@ describe("closed: when the circuit opens", () => {
 describe("open and half-open", () => {
   const opened = Circuit.State.Open({ openedAt: sec(0), cooldownMs: 30_000, reopens: 0 })
 
-  it("stays open for the cool-down, then goes half-open asking for the probes", () => {
+  it("stays open for the cool-down, then goes half-open with no probe out yet", () => {
     assert.strictEqual(Circuit.decide(s, opened, observe(sec(30) - 1, []))._tag, "Stay")
-    assert.deepStrictEqual(Circuit.decide(s, opened, observe(sec(30), [])), Circuit.Transition.HalfOpen({ probes: 3 }))
+    assert.deepStrictEqual(Circuit.decide(s, opened, observe(sec(30), [])), Circuit.Transition.HalfOpen())
     assert.deepStrictEqual(
-      Circuit.next(opened, Circuit.Transition.HalfOpen({ probes: 3 }), sec(30), 3),
-      Circuit.State.HalfOpen({ since: sec(30), cooldownMs: 30_000, reopens: 0, released: 3 })
+      Circuit.next(opened, Circuit.Transition.HalfOpen(), sec(30) + 400),
+      Circuit.State.HalfOpen({ since: sec(30) + 400, cooldownMs: 30_000, reopens: 0, released: 0 })
     )
   })
 
@@ -160,45 +160,56 @@ describe("open and half-open", () => {
     assert.strictEqual(Circuit.decide(s, opened, observe(sec(30), buckets))._tag, "HalfOpen")
   })
 
-  it("half-open with no probe released (nothing was waiting) asks again; with probes out it waits for them", () => {
-    const none = Circuit.State.HalfOpen({ since: sec(30), cooldownMs: 30_000, reopens: 0, released: 0 })
+  it("half-open releases its probes from the next whole second, again while none could be released", () => {
+    const none = Circuit.State.HalfOpen({ since: sec(30) + 400, cooldownMs: 30_000, reopens: 0, released: 0 })
+    assert.strictEqual(Circuit.probeStart(sec(30) + 400), sec(31))
+    assert.strictEqual(Circuit.decide(s, none, observe(sec(31) - 1, []))._tag, "Stay")
     assert.deepStrictEqual(Circuit.decide(s, none, observe(sec(31), [])), Circuit.Transition.ReleaseProbes({ probes: 3 }))
+    assert.deepStrictEqual(Circuit.decide(s, none, observe(sec(45), [])), Circuit.Transition.ReleaseProbes({ probes: 3 }))
     assert.deepStrictEqual(
       Circuit.next(none, Circuit.Transition.ReleaseProbes({ probes: 3 }), sec(31), 2),
-      Circuit.State.HalfOpen({ since: sec(30), cooldownMs: 30_000, reopens: 0, released: 2 })
+      Circuit.State.HalfOpen({ since: sec(30) + 400, cooldownMs: 30_000, reopens: 0, released: 2 })
     )
     const out = Circuit.State.HalfOpen({ since: sec(30), cooldownMs: 30_000, reopens: 0, released: 3 })
-    assert.strictEqual(Circuit.decide(s, out, observe(sec(31), [bucket(sec(31), 2, 0)]))._tag, "Stay")
+    assert.strictEqual(Circuit.decide(s, out, observe(sec(32), [bucket(sec(31), 2, 0)]))._tag, "Stay", "one probe still out")
   })
 
   it("closes once every released probe succeeded, with a fresh window", () => {
     const out = Circuit.State.HalfOpen({ since: sec(30) + 700, cooldownMs: 30_000, reopens: 2, released: 3 })
-    // Probes flushed within the second the circuit went half-open count.
-    const done = [bucket(sec(30), 1, 0), bucket(sec(31), 2, 0)]
-    const close = Circuit.decide(s, out, observe(sec(32), done))
+    const done = [bucket(sec(31), 1, 0), bucket(sec(32), 2, 0)]
+    const close = Circuit.decide(s, out, observe(sec(33), done))
     assert.deepStrictEqual(close, Circuit.Transition.Close({ reason: "probes_succeeded" }))
-    assert.deepStrictEqual(Circuit.next(out, close, sec(32)), Circuit.State.Closed({ countedFrom: sec(32) }))
+    assert.deepStrictEqual(Circuit.next(out, close, sec(33)), Circuit.State.Closed({ countedFrom: sec(33) }))
     // Fewer jobs than probes were waiting: those that were released decide.
     const one = Circuit.State.HalfOpen({ since: sec(30), cooldownMs: 30_000, reopens: 0, released: 1 })
-    assert.strictEqual(Circuit.decide(s, one, observe(sec(31), [bucket(sec(31), 1, 0)]))._tag, "Close")
+    assert.strictEqual(Circuit.decide(s, one, observe(sec(32), [bucket(sec(31), 1, 0)]))._tag, "Close")
+  })
+
+  it("failures that ended before the probes' second (jobs running when it opened) are not probe failures", () => {
+    const out = Circuit.State.HalfOpen({ since: sec(30) + 700, cooldownMs: 30_000, reopens: 0, released: 3 })
+    const stragglers = bucket(sec(30), 26, 26)
+    assert.strictEqual(Circuit.decide(s, out, observe(sec(31) + 200, [stragglers]))._tag, "Stay")
+    const probes = bucket(sec(31), 3, 0)
+    assert.strictEqual(Circuit.decide(s, out, observe(sec(32), [stragglers, probes]))._tag, "Close")
   })
 
   it("a probe failure re-opens it with the cool-down doubled, up to the cap", () => {
     const settings = Circuit.settings({ cooldown: "30 seconds", maxCooldown: "10 minutes" })
     let state: Circuit.State = opened
-    let now = sec(0)
     const cooldowns: Array<number> = []
     for (let round = 0; round < 8; round++) {
-      assert.strictEqual(state._tag, "Open")
-      const open = state as Extract<Circuit.State, { _tag: "Open" }>
-      cooldowns.push(open.cooldownMs)
-      now = open.openedAt + open.cooldownMs
-      const half = Circuit.decide(settings, state, observe(now, []))
-      state = Circuit.next(state, half, now, 3)
+      if (state._tag !== "Open") throw new Error(`round ${round}: ${state._tag}`)
+      cooldowns.push(state.cooldownMs)
+      let now = state.openedAt + state.cooldownMs
+      state = Circuit.next(state, Circuit.decide(settings, state, observe(now, [])), now)
+      now = Circuit.probeStart(now)
+      const release = Circuit.decide(settings, state, observe(now, []))
+      assert.strictEqual(release._tag, "ReleaseProbes")
+      state = Circuit.next(state, release, now, 3)
       now += 1500
       const failed = Circuit.decide(settings, state, observe(now, [bucket(now - (now % 1000), 1, 1)]))
-      assert.strictEqual(failed._tag, "Open")
-      assert.strictEqual((failed as Extract<Circuit.Transition, { _tag: "Open" }>).reopens, round + 1)
+      if (failed._tag !== "Open") throw new Error(`round ${round}: ${failed._tag}`)
+      assert.strictEqual(failed.reopens, round + 1)
       state = Circuit.next(state, failed, now)
     }
     assert.deepStrictEqual(cooldowns, [30_000, 60_000, 120_000, 240_000, 480_000, 600_000, 600_000, 600_000])
@@ -208,7 +219,7 @@ describe("open and half-open", () => {
   it("a failure of another class during half-open (a validation error) is no probe failure", () => {
     const out = Circuit.State.HalfOpen({ since: sec(30), cooldownMs: 30_000, reopens: 0, released: 3 })
     // Three attempts, none of a trip class: the worker counted them as attempts only.
-    assert.strictEqual(Circuit.decide(s, out, observe(sec(31), [bucket(sec(31), 3, 0)]))._tag, "Close")
+    assert.strictEqual(Circuit.decide(s, out, observe(sec(32), [bucket(sec(31), 3, 0)]))._tag, "Close")
   })
 
   it("an operator who lifted the type's control closes it from open or half-open; the stale window stays behind", () => {
@@ -216,7 +227,7 @@ describe("open and half-open", () => {
     const close = Circuit.decide(s, opened, observe(sec(12), storm, false))
     assert.deepStrictEqual(close, Circuit.Transition.Close({ reason: "operator_resumed" }))
     const half = Circuit.State.HalfOpen({ since: sec(30), cooldownMs: 60_000, reopens: 1, released: 3 })
-    assert.strictEqual(Circuit.decide(s, half, observe(sec(31), [bucket(sec(31), 1, 1)], false))._tag, "Close")
+    assert.strictEqual(Circuit.decide(s, half, observe(sec(32), [bucket(sec(31), 1, 1)], false))._tag, "Close")
     const reset = Circuit.next(opened, close, sec(12) + 250)
     assert.strictEqual(Circuit.decide(s, reset, observe(sec(13), storm))._tag, "Stay", "the storm before the resume does not count")
     const again = [...storm, bucket(sec(13), 10, 10), bucket(sec(14), 10, 10)]
@@ -232,23 +243,33 @@ describe("a whole outage", () => {
     const log: Array<string> = []
     const tick = (now: number, controlled = true) => {
       const t = Circuit.decide(settings, state, observe(now, buckets, controlled))
-      const released = t._tag === "HalfOpen" || t._tag === "ReleaseProbes" ? t.probes : 0
-      state = Circuit.next(state, t, now, released)
+      state = Circuit.next(state, t, now, t._tag === "ReleaseProbes" ? t.probes : 0)
       if (t._tag !== "Stay") log.push(`${(now - T0) / 1000}s ${t._tag}`)
     }
     // The dependency goes down at second 1.
     buckets.push(bucket(sec(1), 3, 1), bucket(sec(2), 4, 4))
     tick(sec(2) + 100) // 5 of 7 failed: open for 2 s
     tick(sec(3) + 100)
-    tick(sec(4) + 100) // half-open: 2 probes
-    buckets.push(bucket(sec(4), 1, 1)) // a probe fails
-    tick(sec(5) + 100) // open again, for 4 s
-    tick(sec(8) + 100)
-    tick(sec(9) + 100) // half-open again
-    buckets.push(bucket(sec(10), 2, 0)) // both probes succeed
-    tick(sec(10) + 500)
-    tick(sec(11) + 500) // the outage's failures are behind the fresh window
-    assert.deepStrictEqual(log, ["2.1s Open", "4.1s HalfOpen", "5.1s Open", "9.1s HalfOpen", "10.5s Close"])
-    assert.deepStrictEqual(state, Circuit.State.Closed({ countedFrom: sec(10) + 500 }))
+    tick(sec(4) + 100) // half-open
+    buckets.push(bucket(sec(4), 2, 2)) // jobs that were running when it opened fail late: not probes
+    tick(sec(5) + 100) // the probes' second: 2 released
+    buckets.push(bucket(sec(5), 1, 1)) // a probe fails
+    tick(sec(6) + 100) // open again, for 4 s
+    tick(sec(9) + 100)
+    tick(sec(10) + 100) // half-open again
+    tick(sec(11) + 100) // 2 probes released
+    buckets.push(bucket(sec(11), 2, 0)) // both succeed
+    tick(sec(11) + 900)
+    tick(sec(12) + 500) // the outage's failures are behind the fresh window
+    assert.deepStrictEqual(log, [
+      "2.1s Open",
+      "4.1s HalfOpen",
+      "5.1s ReleaseProbes",
+      "6.1s Open",
+      "10.1s HalfOpen",
+      "11.1s ReleaseProbes",
+      "11.9s Close"
+    ])
+    assert.deepStrictEqual(state, Circuit.State.Closed({ countedFrom: sec(11) + 900 }))
   })
 })

@@ -81,9 +81,13 @@ layer(Test, { excludeTestServices: true, timeout: "120 seconds" })("circuit brea
           )
           assert.deepStrictEqual(still.find((j) => j.id === late), { id: late, state: "paused", attempt: 0 })
 
-          // 2. After the cool-down (1 s) two probes run, fail, and the circuit re-opens for 2 s.
-          const half = yield* untilTransition(Sync.name, "HalfOpen")
-          assert.strictEqual(half?.probes, 2)
+          // 2. After the cool-down (1 s) it goes half-open; from the next second two probes run,
+          //    fail, and the circuit re-opens for 2 s.
+          yield* untilTransition(Sync.name, "HalfOpen")
+          const view = (yield* CircuitBreaker.list).find((c) => c.type === Sync.name)
+          assert.deepStrictEqual([view?.state, view?.paused, view?.cooldownMs], ["half_open", true, 1000])
+          const released = yield* untilTransition(Sync.name, "ReleaseProbes")
+          assert.strictEqual(released?.probes, 2)
           const probing = yield* jobsOf(Sync.name)
           assert.strictEqual(probing.filter((j) => j.state !== "paused").length, 2, "only the probes are available")
           assert.strictEqual((yield* controlOf(Sync.name))?.state, "probing")

@@ -42,17 +42,27 @@ export const register = (sql: SqlClient, rows: ReadonlyArray<Registration>) =>
         min_attempts = excluded.min_attempts, window_ms = excluded.window_ms, cooldown_ms = excluded.cooldown_ms,
         max_cooldown_ms = excluded.max_cooldown_ms, probes = excluded.probes, updated_at = now()`
 
-/** Adds a worker's counts of the last second to the current second's buckets: one statement for every type. */
+/**
+ * Adds a worker's counts to the per-second buckets, one statement for every type: each count
+ * comes with its age (ms before the flush), filed under the second of the database's clock it
+ * ended in.
+ */
 export const flushCounts = (
   sql: SqlClient,
-  c: { readonly types: ReadonlyArray<string>; readonly attempts: ReadonlyArray<number>; readonly failures: ReadonlyArray<number> }
+  c: {
+    readonly types: ReadonlyArray<string>
+    readonly ages: ReadonlyArray<number>
+    readonly attempts: ReadonlyArray<number>
+    readonly failures: ReadonlyArray<number>
+  }
 ) =>
   sql.withoutTransforms()`
     insert into redrive.circuit_count as k (type, bucket, attempts, failures)
-    select u.t, date_trunc('second', now()), u.a, u.f
-    from unnest(${c.types}::text[], ${c.attempts}::int[], ${c.failures}::int[]) as u(t, a, f)
+    select u.t, date_trunc('second', now() - u.age * interval '1 millisecond'), sum(u.a), sum(u.f)
+    from unnest(${c.types}::text[], ${c.ages}::int[], ${c.attempts}::int[], ${c.failures}::int[]) as u(t, age, a, f)
+    group by 1, 2
     -- a fixed order, so two workers never lock the same buckets in opposite orders
-    order by u.t
+    order by 1, 2
     on conflict (type, bucket) do update
       set attempts = k.attempts + excluded.attempts, failures = k.failures + excluded.failures`
 
