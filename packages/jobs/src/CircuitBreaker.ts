@@ -22,7 +22,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { DatabaseError as DbError } from "@redrive/database"
-import { Duration, Effect, Metric, Schedule, Schema } from "effect"
+import { Duration, Effect, Metric, Option, Schedule, Schema } from "effect"
 import * as Circuit from "./Circuit.js"
 import * as CircuitSql from "./internal/circuitSql.js"
 import * as Metrics from "./Metrics.js"
@@ -277,7 +277,16 @@ export const runOnce = (options: CircuitBreakerOptions = {}) =>
     const limit = options.batchSize ?? 10_000
     const rows = yield* Effect.flatMap(CircuitSql.readAll(sql), decodeRows)
     const steps: Array<Step> = []
-    for (const row of rows) steps.push(yield* drive(sql, row, limit))
+    for (const row of rows) {
+      // One circuit's failure (logged) does not hold up the others; its next pass tries again.
+      const step = yield* drive(sql, row, limit).pipe(
+        Effect.map(Option.some),
+        Effect.catchAllCause((cause) =>
+          Effect.logError(`redrive circuit breaker: ${row.type} failed`, cause).pipe(Effect.as(Option.none<Step>()))
+        )
+      )
+      if (Option.isSome(step)) steps.push(step.value)
+    }
     yield* CircuitSql.pruneCounts(sql)
     return steps
   }).pipe(Effect.mapError(DbError.fromSqlError("CircuitBreaker.runOnce")), Effect.withSpan("CircuitBreaker.runOnce"))
