@@ -232,8 +232,9 @@ export const settleBatch = (
     ), rescheduled as (
       update redrive.job j
       -- A retry waits as 'paused' while a control covers its scope or type: an open circuit's jobs
-      -- keep their attempts, and a failed probe of a half-open one does not run again.
-      set state = case when ${
+      -- keep their attempts, and a failed probe of a half-open one does not run again. Without
+      -- any control row (the usual case) the per-row test is skipped: the first one runs once.
+      set state = case when (select exists (select 1 from redrive.control)) and ${
     scopeControlled(sql, {
       tenantId: sql.literal("j.tenant_id"),
       queue: sql.literal("j.queue"),
