@@ -40,6 +40,9 @@ describe("circuit breaker settings", () => {
     })
     // A cool-down above the default cap raises the cap with it.
     assert.strictEqual(Circuit.settings({ cooldown: "20 minutes" }).maxCooldownMs, 1_200_000)
+    // The edges that are allowed: a window of exactly 1 s, no cool-down at all.
+    assert.strictEqual(Circuit.settings({ window: "1 second" }).windowMs, 1000)
+    assert.strictEqual(Circuit.settings({ cooldown: 0 }).cooldownMs, 0)
   })
 
   it("refuses settings that cannot work, naming them", () => {
@@ -227,11 +230,29 @@ describe("open and half-open", () => {
     const close = Circuit.decide(s, opened, observe(sec(12), storm, false))
     assert.deepStrictEqual(close, Circuit.Transition.Close({ reason: "operator_resumed" }))
     const half = Circuit.State.HalfOpen({ since: sec(30), cooldownMs: 60_000, reopens: 1, released: 3 })
-    assert.strictEqual(Circuit.decide(s, half, observe(sec(32), [bucket(sec(31), 1, 1)], false))._tag, "Close")
+    assert.deepStrictEqual(
+      Circuit.decide(s, half, observe(sec(32), [bucket(sec(31), 1, 1)], false)),
+      Circuit.Transition.Close({ reason: "operator_resumed" })
+    )
     const reset = Circuit.next(opened, close, sec(12) + 250)
     assert.strictEqual(Circuit.decide(s, reset, observe(sec(13), storm))._tag, "Stay", "the storm before the resume does not count")
     const again = [...storm, bucket(sec(13), 10, 10), bucket(sec(14), 10, 10)]
     assert.strictEqual(Circuit.decide(s, reset, observe(sec(15), again))._tag, "Open", "new failures do")
+  })
+})
+
+describe("transitions that do not apply", () => {
+  it("half-open only follows open, probes are only added when half-open; a later bucket never counts", () => {
+    const half = Circuit.State.HalfOpen({ since: sec(30), cooldownMs: 30_000, reopens: 0, released: 1 })
+    assert.deepStrictEqual(Circuit.next(closed, Circuit.Transition.HalfOpen(), sec(31)), closed)
+    assert.deepStrictEqual(Circuit.next(half, Circuit.Transition.HalfOpen(), sec(31)), half)
+    assert.deepStrictEqual(Circuit.next(closed, Circuit.Transition.ReleaseProbes({ probes: 3 }), sec(31), 3), closed)
+    assert.deepStrictEqual(Circuit.next(half, Circuit.Transition.Stay(), sec(31)), half)
+    // Counts are filed under the second they ended in: none can be later than now.
+    assert.deepStrictEqual(Circuit.windowCounts(s, 0, observe(sec(10), [bucket(sec(11), 40, 40)])), {
+      attempts: 0,
+      failures: 0
+    })
   })
 })
 
