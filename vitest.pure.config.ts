@@ -38,6 +38,7 @@ export default defineConfig({
       "packages/jobs/test/ClassifyCorpus.test.ts",
       "packages/jobs/test/ClassifyRules.test.ts",
       "packages/jobs/test/Verdict.test.ts",
+      "packages/jobs/test/Circuit.test.ts",
       "packages/database/test/ErrorHistory.test.ts",
       "packages/database/test/Cursor.test.ts"
     ],

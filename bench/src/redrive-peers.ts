@@ -16,6 +16,11 @@ export interface Settings {
   readonly concurrency: number
   readonly pollMs: number
   readonly replayBatch: number
+  /**
+   * Other job types whose circuit is open while the bench runs (default 0): each has its
+   * control row and 1,000 jobs waiting as paused in the bench queue, to measure the claim with them.
+   */
+  readonly openCircuits?: number
 }
 
 export interface OpenContext {
@@ -55,6 +60,20 @@ export const open = async (ctx: OpenContext) => {
       Layer.provideMerge(DatabaseLive)
     )
   )
+  const openCircuits = settings.openCircuits ?? 0
+  if (openCircuits > 0 && ctx.role !== "worker") {
+    await runtime.runPromise(Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      sql`with types as (
+            select 'bench.open.' || i as type from generate_series(1, ${openCircuits}) as i
+          ), controls as (
+            insert into redrive.control (tenant_id, queue, type, state, reason, initiated_by)
+            select '*', '*', type, 'paused', 'circuit_open', 'circuit-breaker' from types
+            returning 1
+          )
+          insert into redrive.job (queue, type, state, payload)
+          select 'bench', t.type, 'paused', '{}'::jsonb from types t, generate_series(1, 1000)
+          where (select count(*) from controls) >= 0`))
+  }
   let workerScope: Scope.CloseableScope | undefined
 
   return {
@@ -101,7 +120,8 @@ export const open = async (ctx: OpenContext) => {
     async countTerminal() {
       const [row] = await runtime.runPromise(Effect.flatMap(SqlClient.SqlClient, (sql) =>
         sql<{ pending: number; dead: number }>`
-          select (select count(*) from redrive.job where state in ('available', 'running', 'paused'))::int as pending,
+          select (select count(*) from redrive.job where state in ('available', 'running', 'paused')
+                  ${openCircuits > 0 ? sql`and type = ${BenchJob.name}` : sql``})::int as pending,
                  (select count(*) from redrive.job_dlq where replayed_at is null)::int as dead`))
       return { pending: row!.pending, failed: row!.dead, completed: null, deadLettered: row!.dead }
     },

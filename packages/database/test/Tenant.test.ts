@@ -67,6 +67,11 @@ layer(Test, { excludeTestServices: true })("row-level security under withTenant"
       }
       const keys = yield* Effect.flip(withTenant(a, sql`select * from redrive.api_key`))
       assert.include(String(keys.cause), "permission denied")
+      // The circuit breaker's tables hold no tenant's data: a tenant reads none of them.
+      for (const table of ["circuit", "circuit_count"]) {
+        const denied = yield* Effect.flip(withTenant(a, sql`select * from ${sql(`redrive.${table}`)}`))
+        assert.include(String(denied.cause), "permission denied", table)
+      }
     }))
 
   it.effect("another tenant's rows cannot be read by id, updated or deleted", () =>

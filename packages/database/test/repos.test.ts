@@ -60,4 +60,28 @@ layer(Test, { excludeTestServices: true })("JobRepo and ControlRepo", (it) => {
       assert.strictEqual(Option.getOrThrow(yield* controls.remove(scope)).state, "drained")
       assert.isTrue(Option.isNone(yield* controls.get(scope)))
     }))
+
+  it.effect("a control narrowed to a job type is its own row; an operator's resume of it is audited", () =>
+    Effect.gen(function*() {
+      const controls = yield* ControlRepo
+      const sql = yield* SqlClient.SqlClient
+      const queue = F.queue()
+      const type = F.jobType()
+      const whole = { tenantId: "*" as const, queue }
+      const typed = { ...whole, type }
+      const row = { state: "paused" as const, reason: "circuit_open", initiatedBy: "circuit-breaker", initiatedAt: new Date(), drainCompletedAt: null }
+      yield* controls.upsert({ ...whole, ...row })
+      const paused = yield* controls.upsert({ ...typed, ...row })
+      assert.deepStrictEqual([paused.type, Option.getOrThrow(yield* controls.get(whole)).type], [type, "*"])
+      const lifted = yield* controls.resume(typed, { by: "alice", reason: "the API is back" })
+      assert.strictEqual(Option.getOrThrow(lifted).type, type)
+      assert.isTrue(Option.isNone(yield* controls.get(typed)))
+      assert.isTrue(Option.isSome(yield* controls.get(whole)), "the queue's own pause stays")
+      assert.isTrue(Option.isNone(yield* controls.resume(typed, { by: "alice" })), "nothing left to lift")
+      const events = yield* sql<{ type: string; action: string; previousState: string; reason: string; actor: string }>`
+        select type, action, previous_state, reason, actor from redrive.control_event where queue = ${queue}`
+      assert.deepStrictEqual(events, [
+        { type, action: "resume", previousState: "paused", reason: "the API is back", actor: "alice" }
+      ])
+    }))
 })

@@ -8,6 +8,7 @@
 import { Ids } from "@redrive/database"
 import { Duration, Effect, Option, Schema } from "effect"
 import type { ParseError } from "effect/ParseResult"
+import * as Circuit from "./Circuit.js"
 import type { JobContext } from "./JobContext.js"
 import { PayloadDecodeError } from "./JobErrors.js"
 import * as RetryPolicy from "./RetryPolicy.js"
@@ -22,6 +23,8 @@ export interface JobDefinition<A = unknown, I = unknown> {
   readonly classify: (error: unknown) => Option.Option<string>
   /** The most one attempt may take; then it fails with a `timeout`. */
   readonly timeout: Duration.Duration
+  /** The type's circuit breaker (Circuit.ts), or undefined when it has none. */
+  readonly circuitBreaker: Circuit.Settings | undefined
   /** Checks an untrusted payload (a replay's edit) and returns it in its stored (encoded) form. */
   readonly normalizePayload: (payload: unknown) => Effect.Effect<unknown, ParseError>
   /** Checks payloads and encodes them for storage (compiled once per definition: enqueue's hot path). */
@@ -36,6 +39,12 @@ export interface DefinitionOptions<A, I> {
   readonly retry?: RetryPolicy.RetryPolicy | RetryPolicy.RetryPolicyOptions
   readonly classify?: (error: unknown) => string | undefined
   readonly timeout?: Duration.DurationInput
+  /**
+   * Opt in to a circuit breaker for this type: `true` for the defaults (Circuit.defaults), or
+   * the settings to change. When the dependency fails (external_api, timeout) for at least half
+   * of at least 20 attempts in 60 s, the type is paused until probes succeed.
+   */
+  readonly circuitBreaker?: true | Circuit.Options
 }
 
 const isPolicy = (u: RetryPolicy.RetryPolicy | RetryPolicy.RetryPolicyOptions): u is RetryPolicy.RetryPolicy =>
@@ -59,6 +68,7 @@ export const make = <A, I>(options: DefinitionOptions<A, I>): JobDefinition<A, I
       : RetryPolicy.make(options.retry),
     classify: classify ? (error) => Option.fromNullable(classify(error)) : () => Option.none(),
     timeout: Duration.decode(options.timeout ?? "5 minutes"),
+    circuitBreaker: options.circuitBreaker === undefined ? undefined : Circuit.settings(options.circuitBreaker),
     normalizePayload: (payload) => Effect.flatMap(decode(payload), encode),
     encodePayloads: Schema.encode(Schema.Array(options.payload))
   }

@@ -1,6 +1,6 @@
 /**
- * Maintenance: the tasks that must run somewhere, once per database — the rescuer today, and the
- * pruner, alert dispatcher and drain watcher as they come. Every process that runs a worker takes
+ * Maintenance: the tasks that must run somewhere, once per database — the rescuer and the circuit
+ * breaker today, and the pruner, alert dispatcher and drain watcher as they come. Every process that runs a worker takes
  * part (Worker.layer includes this layer unless told not to), so a deployment cannot forget them.
  *
  * Exactly one process runs them at a time, elected as River elects its leader: the process that
@@ -15,12 +15,15 @@ import { Singleton } from "@effect/cluster"
 import { SqlClient } from "@effect/sql"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { Duration, Effect, Layer, Metric, Schedule, Scope } from "effect"
+import * as CircuitBreaker from "./CircuitBreaker.js"
 import * as Metrics from "./Metrics.js"
 import * as Rescuer from "./Rescuer.js"
 
 export interface MaintenanceOptions {
   /** The rescuer's settings, or false to run none here. */
   readonly rescuer?: Rescuer.RescuerOptions | false
+  /** The circuit breaker's settings (it acts only on types that opted in), or false to run none here. */
+  readonly circuitBreaker?: CircuitBreaker.CircuitBreakerOptions | false
   /** How often a follower tries to become the leader, and the leader checks its connection (default 2 s). */
   readonly electionInterval?: Duration.DurationInput
 }
@@ -38,6 +41,7 @@ const tryLock = (connection: Connection) =>
 const runTasks = (options: MaintenanceOptions) =>
   Effect.gen(function*() {
     if (options.rescuer !== false) yield* Effect.forkScoped(Rescuer.task(options.rescuer ?? {}))
+    if (options.circuitBreaker !== false) yield* Effect.forkScoped(CircuitBreaker.task(options.circuitBreaker ?? {}))
   })
 
 /**
@@ -56,7 +60,7 @@ const term = (options: MaintenanceOptions, interval: Duration.Duration) =>
       )
     )
     yield* Metric.set(Metrics.maintenanceLeader, 1)
-    yield* Effect.logInfo("redrive maintenance: this process leads (runs the rescuer)")
+    yield* Effect.logInfo("redrive maintenance: this process leads (runs the rescuer and the circuit breaker)")
     yield* runTasks(options)
     // Lead while the connection (and so the lock) is alive.
     yield* connection.executeRaw("select 1", []).pipe(Effect.repeat(Schedule.spaced(interval)))
@@ -92,7 +96,7 @@ export const layerCluster = (options: Omit<MaintenanceOptions, "electionInterval
   Singleton.make(
     "redrive/maintenance",
     Effect.scoped(
-      Effect.logInfo("redrive maintenance: this runner leads (runs the rescuer)").pipe(
+      Effect.logInfo("redrive maintenance: this runner leads (runs the rescuer and the circuit breaker)").pipe(
         Effect.zipRight(Metric.set(Metrics.maintenanceLeader, 1)),
         Effect.zipRight(runTasks(options)),
         Effect.zipRight(Effect.never),

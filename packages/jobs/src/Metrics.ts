@@ -26,6 +26,19 @@ export const rescuedToDlq = Metric.counter("redrive_jobs_rescued_dead_lettered_t
 /** 1 while this process runs the maintenance tasks, else 0. */
 export const maintenanceLeader = Metric.gauge("redrive_maintenance_leader")
 
+export const circuitTransitions = Metric.counter("redrive_circuit_transitions_total", {
+  description: "circuit breaker transitions, by transition (Open, HalfOpen, ReleaseProbes, Close)",
+  incremental: true
+})
+export const circuitJobsPaused = Metric.counter("redrive_circuit_jobs_paused_total", {
+  description: "waiting jobs moved to paused because their type's circuit opened",
+  incremental: true
+})
+export const circuitJobsResumed = Metric.counter("redrive_circuit_jobs_resumed_total", {
+  description: "paused jobs moved back to available because their type's circuit closed",
+  incremental: true
+})
+
 export const replaysTotal = Metric.counter("redrive_replays_total", {
   description: "dead letters replayed, by mode (one, bulk)",
   incremental: true

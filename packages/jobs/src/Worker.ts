@@ -6,7 +6,9 @@
  * job holds its own place and nothing else. The worker wakes on NOTIFY and polls as a fallback.
  *
  * By default the layer also takes part in maintenance (Maintenance.ts): one process per database
- * runs the rescuer, so a deployment cannot forget it.
+ * runs the rescuer and the circuit breaker, so a deployment cannot forget them. For the types
+ * with a circuit breaker, the worker counts attempts and trip-class failures in memory and
+ * flushes them once a second (internal/CircuitCounter.ts).
  *
  * Closing its scope shuts it down gracefully: no new claims, jobs not yet started are released at
  * once, running ones get `shutdownGrace` to finish, then they are interrupted and released so
@@ -18,6 +20,7 @@ import { Ids } from "@redrive/database"
 import { Cause, Duration, Effect, Exit, Fiber, FiberSet, Layer, Metric, Queue, Random, Schedule, Stream } from "effect"
 import { hostname } from "node:os"
 import * as Classify from "./Classify.js"
+import * as CircuitCounter from "./internal/CircuitCounter.js"
 import * as Completer from "./internal/Completer.js"
 import * as JobSql from "./internal/JobSql.js"
 import * as Limits from "./Limits.js"
@@ -91,6 +94,10 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
     }
     const room = yield* Queue.dropping<void>(1)
 
+    // Counts the attempts of breaker-enabled types (none: no counter); created before the
+    // shutdown finalizer below, so its last flush runs after the last outcomes are in.
+    const circuits = yield* CircuitCounter.make(sql, options.handlers.map((h) => h.definition))
+
     const completer = yield* Completer.make({
       sql,
       workerId,
@@ -109,6 +116,7 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
     })
     const handOver = (result: Completer.Result) => {
       handedOver.add(Number(result.row.id))
+      circuits?.record(result.row.type, result.outcome)
       completer.push(result)
     }
     const release = (ids: ReadonlyArray<number>) => {

@@ -1,3 +1,5 @@
+export * as Circuit from "./Circuit.js"
+export * as CircuitBreaker from "./CircuitBreaker.js"
 export * as Classify from "./Classify.js"
 export * as ClassifyRules from "./ClassifyRules.js"
 export * as Enqueue from "./Enqueue.js"

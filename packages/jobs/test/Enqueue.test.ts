@@ -128,6 +128,26 @@ layer(TestDatabase.layer, { excludeTestServices: true })("enqueue", (it) => {
       assert.strictEqual(row!.state, "paused")
     }))
 
+  it.effect("enqueue of a paused job type (or one whose circuit is probing) waits as paused; other types do not", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const queue = Factory.queue()
+      const Paused = JobDefinition.make({ name: Factory.unique("paused-type"), payload: SendEmail.payload, queue })
+      const Probing = JobDefinition.make({ name: Factory.unique("probing-type"), payload: SendEmail.payload, queue })
+      const Other = JobDefinition.make({ name: Factory.unique("other-type"), payload: SendEmail.payload, queue })
+      yield* Factory.insertControl({ tenantId: "*", queue: "*", type: Paused.name })
+      yield* Factory.insertControl({ tenantId: "*", queue: "*", type: Probing.name, state: "probing" })
+      const tenantId = Factory.tenant()
+      const ids = [
+        yield* Enqueue.one(Paused, payload, { tenantId }),
+        yield* Enqueue.one(Probing, payload, { tenantId }),
+        yield* Enqueue.one(Other, payload, { tenantId })
+      ]
+      const rows = yield* sql<{ id: string; state: string }>`
+        select id, state from redrive.job where id = any(${ids}::bigint[]) order by id`
+      assert.deepStrictEqual(rows.map((r) => r.state), ["paused", "paused", "available"])
+    }))
+
   it.effect("a bulk enqueue is one statement and returns ids in input order", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient

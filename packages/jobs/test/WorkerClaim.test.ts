@@ -33,18 +33,21 @@ interface Scope {
   readonly b: string
   readonly q1: string
   readonly q2: string
+  /** The job type of the four scopes' jobs. */
+  readonly type: string
 }
 
 interface ControlRow {
   readonly tenantId: string
   readonly queue: string
+  readonly type?: string
   readonly state: Control.ControlState
 }
 
 const insertControl = (scope: ControlRow) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`insert into redrive.control (tenant_id, queue, state, initiated_by, drain_completed_at)
-        values (${scope.tenantId}, ${scope.queue}, ${scope.state}, 'test',
+    sql`insert into redrive.control (tenant_id, queue, type, state, initiated_by, drain_completed_at)
+        values (${scope.tenantId}, ${scope.queue}, ${scope.type ?? "*"}, ${scope.state}, 'test',
                 ${scope.state === "drained" ? sql`now()` : sql`null`})`.pipe(Effect.asVoid))
 
 const recordScope = (ran: Ref.Ref<ReadonlyArray<string>>, ctx: JobContext) =>
@@ -61,7 +64,7 @@ const fourScopes = Effect.gen(function*() {
     const job = yield* F.insertJob({ tenantId, queue, type: Def.name, payload: { n: 1 } })
     ids.set(`${tenantId}/${queue}`, job.id)
   }
-  return { a, b, q1, q2, Def, ids }
+  return { a, b, q1, q2, type: Def.name, Def, ids }
 })
 
 /**
@@ -215,6 +218,42 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "90 seconds" })(
       ({ a }) => ({ tenantId: a, queue: "*", state: "draining" }),
       ({ a, q1, q2 }) => [`${a}/${q1}`, `${a}/${q2}`]
     ))
+
+  it.effect("a paused job type is not claimed, in any scope, while the other types of its queues run", () =>
+    Effect.gen(function*() {
+      const [a, b, q] = [F.tenant(), F.tenant(), F.queue()]
+      const Paused = JobDefinition.make({ name: F.unique("typed-paused"), payload: Payload, queue: q })
+      const Running = JobDefinition.make({ name: F.unique("typed-running"), payload: Payload, queue: q })
+      // Waiting before the pause, so 'available': the claim itself must leave them.
+      const held = yield* Effect.forEach([a, b], (tenantId) =>
+        F.insertJob({ tenantId, queue: q, type: Paused.name, payload: { n: 1 } }))
+      const open = yield* Effect.forEach([a, b], (tenantId) =>
+        F.insertJob({ tenantId, queue: q, type: Running.name, payload: { n: 2 } }))
+      yield* F.insertControl({ tenantId: "*", queue: "*", type: Paused.name })
+      const ran = yield* Ref.make<ReadonlyArray<number>>([])
+      const record = (_: unknown, ctx: JobContext) => Ref.update(ran, (r) => [...r, ctx.jobId])
+      yield* withWorker(
+        { handlers: [JobDefinition.handle(Paused, record), JobDefinition.handle(Running, record)] },
+        Effect.gen(function*() {
+          yield* eventually(Ref.get(ran), (r) => r.length >= open.length)
+          yield* Effect.sleep("500 millis")
+        })
+      )
+      assert.sameMembers([...(yield* Ref.get(ran))], open.map((j) => j.id), "only the running type ran")
+      for (const job of held) {
+        const row = Option.getOrThrow(yield* jobRow(job.id))
+        assert.deepStrictEqual([row.state, row.attempt], ["available", 0])
+      }
+    }))
+
+  it.effect("a type paused for one tenant on every queue is claimed for the other tenant", () =>
+    claimsUnder(
+      ({ a, type }) => ({ tenantId: a, queue: "*", type, state: "paused" }),
+      ({ a, q1, q2 }) => [`${a}/${q1}`, `${a}/${q2}`]
+    ))
+
+  it.effect("a type whose circuit is half-open (its control row 'probing') is claimed: its probes run", () =>
+    claimsUnder(({ type }) => ({ tenantId: "*", queue: "*", type, state: "probing" }), () => []))
 
   it.effect("a control of everything ('*', '*') stops every claim until it is lifted", () =>
     Effect.gen(function*() {

@@ -138,10 +138,12 @@ export const abandoned = (lockedBy: string, attempt: number): Partial<JobInsert>
 export const insertDeadLetter = (overrides: Partial<JobDlqInsert> = {}) =>
   Effect.flatMap(JobDlqRepo, (dlq) => dlq.insert(deadLetter(overrides))).pipe(Effect.provide(layerInsecureDefault))
 
-/** A control row: the scope (`*` for every tenant or queue) is paused, draining or drained. */
+/** A control row: the scope (`*` for every tenant, queue or type) is paused, draining or drained. */
 export const insertControl = (
-  scope: { readonly tenantId: string; readonly queue: string; readonly state?: ControlState }
+  scope: { readonly tenantId: string; readonly queue: string; readonly type?: string; readonly state?: ControlState }
 ) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`insert into redrive.control (tenant_id, queue, state, initiated_by)
-        values (${scope.tenantId}, ${scope.queue}, ${scope.state ?? "paused"}, 'test')`.pipe(Effect.asVoid))
+    sql`insert into redrive.control (tenant_id, queue, type, state, initiated_by)
+        values (${scope.tenantId}, ${scope.queue}, ${scope.type ?? "*"}, ${scope.state ?? "paused"}, 'test')`.pipe(
+      Effect.asVoid
+    ))

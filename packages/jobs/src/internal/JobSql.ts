@@ -6,15 +6,18 @@
  */
 import type { SqlClient } from "@effect/sql/SqlClient"
 import * as Notify from "../Notify.js"
+import { scopeControlled } from "./controlSql.js"
 import { blockedCount, countFailures, movedStatRows, moveToDlq } from "./deadLetterSql.js"
 import { appendHistory } from "./historySql.js"
 
-/** The state a new job starts in: `paused` when its scope (or a wildcard over it) has a control row. */
-const initialState = (sql: SqlClient, tenantId: string, queue: string) =>
-  sql`case when exists (
-        select 1 from redrive.control c
-        where c.tenant_id in (${tenantId}, '*') and c.queue in (${queue}, '*')
-      ) then 'paused' else 'available' end`
+/**
+ * The state a new job starts in: `paused` when a control row covers its tenant, queue or type
+ * (an open circuit's type included, half-open too: only the breaker's probes run then).
+ */
+const initialState = (sql: SqlClient, tenantId: string, queue: string, type: string) =>
+  sql`case when ${
+    scopeControlled(sql, { tenantId, queue, type, blocking: false })
+  } then 'paused' else 'available' end`
 
 export interface InsertBatch {
   readonly tenantId: string
@@ -43,7 +46,7 @@ export const insertBatch = (sql: SqlClient, b: InsertBatch) =>
       from jsonb_array_elements(${b.payloads}::jsonb) with ordinality as e(payload, ord)
       left join unnest(${b.idempotencyKeys}::text[]) with ordinality as k(key, ord) on k.ord = e.ord
     ), state as (
-      select ${initialState(sql, b.tenantId, b.queue)} as s
+      select ${initialState(sql, b.tenantId, b.queue, b.type)} as s
     ), inserted as (
       insert into redrive.job (tenant_id, queue, type, payload, priority, max_attempts, run_at, state,
                                idempotency_key, request_id, user_id)
@@ -88,8 +91,10 @@ export interface ClaimedRow {
 
 /**
  * Claims up to `limit` due jobs of `queues` and `types`, fair across tenants: a loose index
- * scan finds the (queue, tenant) pairs with work, paused and draining scopes are dropped, and
- * each pair gets an equal share, taken most urgent first with FOR UPDATE SKIP LOCKED.
+ * scan finds the (queue, tenant) pairs with work, the types a control row covers are dropped
+ * from each pair (all of them for a paused or draining scope; one for a paused type or an open
+ * circuit), and each pair left gets an equal share, taken most urgent first with FOR UPDATE SKIP
+ * LOCKED. The type test costs one array per pair, not a lookup per row.
  */
 export const claimBatch = (
   sql: SqlClient,
@@ -120,18 +125,30 @@ export const claimBatch = (
       )
       from pairs p
       where p.tenant_id is not null
-    ), open_pairs as (
-      -- Rotated: the pairs after the tenant last served come first, so a claim smaller than the
-      -- number of pairs still serves each tenant in turn.
-      select p.queue, p.tenant_id,
-             row_number() over (order by p.tenant_id <= ${c.after ?? ""}, p.tenant_id, p.queue) as rn
+    ), typed_pairs as (
+      -- The worker's types that no control row over the pair covers. Jobs of a paused type wait
+      -- as 'paused' (out of the claim index); this drops those that slipped in as 'available'.
+      select p.queue, p.tenant_id, array(
+        select t from unnest(${c.types}::text[]) as t
+        where not ${
+    scopeControlled(sql, {
+      tenantId: sql.literal("p.tenant_id"),
+      queue: sql.literal("p.queue"),
+      type: sql.literal("t"),
+      blocking: true
+    })
+  }
+      ) as types
       from pairs p
       where p.tenant_id is not null
         and (${c.tenants}::text[] is null or p.tenant_id = any(${c.tenants}::text[]))
-        and not exists (
-        select 1 from redrive.control ctl
-        where ctl.tenant_id in (p.tenant_id, '*') and ctl.queue in (p.queue, '*')
-      )
+    ), open_pairs as (
+      -- Rotated: the pairs after the tenant last served come first, so a claim smaller than the
+      -- number of pairs still serves each tenant in turn.
+      select p.queue, p.tenant_id, p.types,
+             row_number() over (order by p.tenant_id <= ${c.after ?? ""}, p.tenant_id, p.queue) as rn
+      from typed_pairs p
+      where cardinality(p.types) > 0
     ), served as (
       select * from open_pairs where rn <= ${c.limit}
     ), share as (
@@ -140,7 +157,7 @@ export const claimBatch = (
       select j.id from served p, share, lateral (
         select id from redrive.job j
         where j.state = 'available' and j.queue = p.queue and j.tenant_id = p.tenant_id
-          and j.run_at <= now() and j.type = any(${c.types}::text[])
+          and j.run_at <= now() and j.type = any(p.types)
         order by j.priority, j.run_at, j.id
         limit share.n
         for update skip locked
@@ -219,7 +236,18 @@ export const settleBatch = (
       select * from deleted union all select * from kept
     ), rescheduled as (
       update redrive.job j
-      set state = 'available', run_at = f.run_at, locked_by = null, locked_until = null, heartbeat_at = null,
+      -- A retry waits as 'paused' while a control covers its scope or type: an open circuit's jobs
+      -- keep their attempts, and a failed probe of a half-open one does not run again. Without
+      -- any control row (the usual case) the per-row test is skipped: the first one runs once.
+      set state = case when (select exists (select 1 from redrive.control)) and ${
+    scopeControlled(sql, {
+      tenantId: sql.literal("j.tenant_id"),
+      queue: sql.literal("j.queue"),
+      type: sql.literal("j.type"),
+      blocking: false
+    })
+  } then 'paused' else 'available' end,
+          run_at = f.run_at, locked_by = null, locked_until = null, heartbeat_at = null,
           updated_at = now(),
           attempt = case when f.action in ('snooze', 'wait') then j.attempt - 1 else j.attempt end,
           free_waits = j.free_waits + (f.action = 'wait')::int,

@@ -8,6 +8,7 @@ import type { Statement } from "@effect/sql"
 import type { SqlClient } from "@effect/sql/SqlClient"
 import type { DlqFilter, Ids } from "@redrive/database"
 import { DlqFilterSql } from "@redrive/database"
+import { scopeControlled } from "./controlSql.js"
 import { appendHistory } from "./historySql.js"
 
 type Sql = SqlClient
@@ -27,10 +28,15 @@ const insertJobs = (sql: Sql, source: "dlq" | "picked", by: string, cap: number,
   sql`insert into redrive.job (tenant_id, queue, type, payload, priority, state, attempt, max_attempts, run_at,
         error_history, replay_of, request_id, user_id)
       select d.tenant_id, d.queue, d.type, coalesce(${payloadJson}::jsonb, d.payload), d.priority,
-        -- Like enqueue: into a paused or draining scope, the job waits as 'paused'.
-        case when exists (
-          select 1 from redrive.control c where c.tenant_id in (d.tenant_id, '*') and c.queue in (d.queue, '*')
-        ) then 'paused' else 'available' end, 0,
+        -- Like enqueue: into a paused or draining scope (or a paused type), the job waits as 'paused'.
+        case when ${
+  scopeControlled(sql, {
+    tenantId: sql.literal("d.tenant_id"),
+    queue: sql.literal("d.queue"),
+    type: sql.literal("d.type"),
+    blocking: false
+  })
+} then 'paused' else 'available' end, 0,
         d.max_attempts, now(), ${appendHistory(sql, sql.literal("d.error_history"), replayedEntry(sql, by), sql`${cap}::int`)},
         d.id, d.request_id, d.user_id
       from ${sql.literal(source)} d

@@ -2,17 +2,17 @@
  * `pnpm demo`: Redrive's failure path in a dozen seconds. On DATABASE_URL, or the embedded
  * default: migrate, enqueue 1000 jobs of three types for tenant `demo`, run one worker while
  * they succeed, retry (503s, 429s with Retry-After) and dead-letter (bad addresses, a crashing
- * invoice renderer), inspect the DLQ, ship a fix, bulk-replay the invoices, and sum it all up
- * from the database. The scenario (job types, handlers, fake APIs) lives in ../demo/.
+ * invoice renderer), inspect the DLQ, ship a fix, bulk-replay the invoices, take a partner API
+ * down (its type's circuit opens, probes, re-opens, closes) and sum it all up from the database. The scenario (job types, handlers, fake APIs) lives in ../demo/.
  */
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Database, DatabaseUrl, Ids, MigrationRunner, Roles } from "@redrive/database"
-import { Enqueue, type JobDefinition, JobRegistry, Replay, Worker } from "@redrive/jobs"
+import { CircuitBreaker, Enqueue, type JobDefinition, JobRegistry, Replay, Worker } from "@redrive/jobs"
 import { Clock, Console, Duration, Effect, Layer, Redacted, Schema } from "effect"
 import * as Apis from "../demo/apis.js"
-import { definitions, RenderInvoice, SendEmail, SyncContact, tenant } from "../demo/definitions.js"
+import { definitions, NotifyPartner, RenderInvoice, SendEmail, SyncContact, tenant } from "../demo/definitions.js"
 import { ms, money, percent, seconds, stackHead, table } from "../demo/format.js"
-import { handlers } from "../demo/handlers.js"
+import { handlers, notifyPartner } from "../demo/handlers.js"
 import * as Queries from "../demo/queries.js"
 import * as Workload from "../demo/workload.js"
 
@@ -175,6 +175,97 @@ const fixAndReplay = Effect.gen(function*() {
   )
 })
 
+const breakerSettings = (d: JobDefinition.AnyJobDefinition) => {
+  const b = d.circuitBreaker
+  if (b === undefined) return "none"
+  return `opens when ≥ ${percent(b.failureRatio)} of ≥ ${b.minAttempts} attempts in ${ms(b.windowMs)} fail with ` +
+    `${b.tripOn.join(" or ")}; cool-down ${ms(b.cooldownMs)} doubling to ≤ ${ms(b.maxCooldownMs)}; ${b.probes} probes`
+}
+
+const stateNames = { closed: "CLOSED", open: "OPEN", half_open: "HALF-OPEN" } as const
+
+/**
+ * A dependency outage: the partner API goes down, the type's circuit opens and its jobs wait
+ * (paused, attempts intact) while a few probes test the partner after each cool-down; when the
+ * partner is back the probes succeed, the circuit closes and every job completes.
+ */
+const outage = Effect.gen(function*() {
+  const partner = yield* Apis.PartnerApi
+  const type = NotifyPartner.name
+  yield* say(`  ${type}: ${Workload.orders.length} order notifications; circuit breaker: ${breakerSettings(NotifyPartner)}`)
+  yield* partner.goDown
+  const t0 = yield* Clock.currentTimeMillis
+  yield* say(`  ${seconds(0)}  the partner API goes down: every call waits, then answers 503 (external_api)`)
+  yield* Enqueue.many(NotifyPartner, Workload.orders, { tenantId: tenant })
+
+  const jobsLine = (j: Queries.TypeJobs) =>
+    `${j.completed} completed, ${j.paused} waiting paused, ${j.available + j.running} available or running; ` +
+    `attempts used: ${j.attempts} in all, at most ${j.maxAttempt} by one job (of ${NotifyPartner.retry.maxAttempts})`
+  yield* Effect.scoped(Effect.gen(function*() {
+    // The breaker passes every 200 ms here (default 1 s) so the story fits in a few seconds.
+    yield* Layer.buildWithScope(
+      Worker.layer({
+        handlers: [notifyPartner],
+        concurrency: 10,
+        batchSize: 50,
+        pollInterval: 50,
+        keepCompleted: true,
+        shutdownGrace: "2 seconds",
+        maintenance: { circuitBreaker: { interval: "200 millis" }, electionInterval: "500 millis" }
+      }),
+      yield* Effect.scope
+    )
+    let seen = "closed:0"
+    let back = false
+    for (;;) {
+      yield* Effect.sleep("50 millis")
+      const elapsed = yield* elapsedSince(t0)
+      const circuit = (yield* CircuitBreaker.list).find((c) => c.type === type)
+      const jobs = yield* Queries.typeJobs(type)
+      // A transition is shown once its jobs have moved (paused, or back).
+      if (circuit !== undefined && circuit.moving === null && `${circuit.state}:${circuit.probesReleased}` !== seen) {
+        seen = `${circuit.state}:${circuit.probesReleased}`
+        const detail = circuit.state === "open"
+          ? `${circuit.reopens === 0 ? "" : "re-opened: a probe failed; "}the type is paused, probes in ${
+            ms(circuit.cooldownMs ?? 0)
+          }`
+          : circuit.state === "half_open"
+          ? circuit.probesReleased === 0
+            ? "the cool-down is over; probes from the next second"
+            : `${circuit.probesReleased} waiting jobs released as probes`
+          : "the probes succeeded: the type's waiting jobs are available again"
+        yield* say(`  ${seconds(elapsed)}  circuit ${stateNames[circuit.state]}: ${detail}`, `          jobs: ${jobsLine(jobs)}`)
+      }
+      if (!back && (circuit?.reopens ?? 0) >= 1) {
+        back = true
+        yield* partner.comeBack
+        yield* say(`  ${seconds(elapsed)}  the partner API is back`)
+      }
+      if (jobs.completed + jobs.deadLettered === Workload.orders.length) {
+        yield* say(`  ${seconds(elapsed)}  every job settled: ${jobsLine(jobs)}`)
+        return
+      }
+    }
+  }))
+  const completed = yield* Queries.attemptsOfCompleted(type)
+  yield* say(
+    `  completed on attempt: ${completed.map((c) => `#${c.attempt} × ${c.jobs}`).join(", ")}`,
+    "  the type's audit trail (redrive.control_event; a circuit.opened/closed alert is written with each for",
+    "  every global alert channel):",
+    ...table(
+      [{ header: "at", align: "right" }, { header: "action" }, { header: "from" }, { header: "reason" }, { header: "by" }],
+      (yield* Queries.typeAudit(type)).map((e) => [
+        `+${seconds(e.at.getTime() - t0)}`,
+        e.action,
+        e.previousState ?? "",
+        e.reason ?? "",
+        e.actor
+      ]),
+      "    "
+    )
+  )
+})
+
 const showStuckEmails = Effect.gen(function*() {
   const emails = yield* Queries.stuckEmails
   const shown = 5
@@ -248,10 +339,13 @@ const scenario = (started: number) =>
       yield* fixAndReplay
     }))
 
-    yield* say("", "5. still in the DLQ — needs a data fix, not a retry")
+    yield* say("", "5. a dependency goes down: the circuit breaker pauses its job type instead of burning attempts")
+    yield* outage
+
+    yield* say("", "6. still in the DLQ — needs a data fix, not a retry")
     yield* showStuckEmails
 
-    yield* say("", "6. summary (from redrive.failure_stats, job and job_dlq)")
+    yield* say("", "7. summary (from redrive.failure_stats, job and job_dlq)")
     yield* summary(started)
   })
 

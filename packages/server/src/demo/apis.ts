@@ -6,6 +6,8 @@
  *                   with a TypeError until `fixCreditNotes` ships the fix.
  *   CrmApi          a CRM limited to 150 calls/s by a token bucket; over it, 429 with a
  *                   Retry-After that gives each rejected caller its own later turn.
+ *   PartnerApi      a partner's order API that goes down (every call a 503 after a short
+ *                   wait) and comes back when the demo says so.
  */
 import { Clock, Context, Data, Effect, HashSet, Layer, Random, Ref } from "effect"
 
@@ -143,4 +145,30 @@ export const CrmApiLive = Layer.effect(
   })
 )
 
-export const layer = Layer.mergeAll(MailerLive, InvoiceRendererLive, CrmApiLive)
+// ---------------------------------------------------------------------------------------------
+
+export class PartnerApi extends Context.Tag("demo/PartnerApi")<PartnerApi, {
+  readonly notify: (orderId: string) => Effect.Effect<void, ApiError>
+  readonly goDown: Effect.Effect<void>
+  readonly comeBack: Effect.Effect<void>
+}>() {}
+
+export const PartnerApiLive = Layer.effect(
+  PartnerApi,
+  Effect.gen(function*() {
+    const up = yield* Ref.make(true)
+    return {
+      notify: (_orderId) =>
+        Effect.gen(function*() {
+          if (yield* Ref.get(up)) return yield* latency(5, 15)
+          // A dependency that is down answers slowly, and badly.
+          yield* latency(20, 40)
+          return yield* new ApiError({ api: "partner", status: 503, message: "partner API: 503 Service Unavailable" })
+        }),
+      goDown: Ref.set(up, false),
+      comeBack: Ref.set(up, true)
+    }
+  })
+)
+
+export const layer = Layer.mergeAll(MailerLive, InvoiceRendererLive, CrmApiLive, PartnerApiLive)

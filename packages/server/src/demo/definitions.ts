@@ -50,3 +50,17 @@ export const SyncContact = JobDefinition.make({
 })
 
 export const definitions = [SendEmail, RenderInvoice, SyncContact] as const
+
+/**
+ * Order notifications to a partner's API, with a circuit breaker: when the partner is down, the
+ * type is paused instead of burning every job's attempts. Its settings are shrunk to the demo's
+ * seconds (the defaults: 50 % of 20 attempts in 60 s, 30 s of cool-down doubling to 10 minutes).
+ * The name carries `demo.`: a circuit pauses its type for every tenant.
+ */
+export const NotifyPartner = JobDefinition.make({
+  name: "demo.partner.notify",
+  queue: "demo.partners",
+  payload: Schema.Struct({ orderId: Schema.String, partner: Schema.String }),
+  retry: { maxAttempts: 8, base: "300 millis", max: "2 seconds" },
+  circuitBreaker: { window: "5 seconds", minAttempts: 10, failureRatio: 0.5, cooldown: "1 second", maxCooldown: "4 seconds", probes: 3 }
+})

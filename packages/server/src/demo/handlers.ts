@@ -6,8 +6,8 @@
  */
 import { JobDefinition, JobErrors } from "@redrive/jobs"
 import { Effect } from "effect"
-import { type ApiError, CrmApi, InvoiceRenderer, Mailer } from "./apis.js"
-import { RenderInvoice, SendEmail, SyncContact } from "./definitions.js"
+import { type ApiError, CrmApi, InvoiceRenderer, Mailer, PartnerApi } from "./apis.js"
+import { NotifyPartner, RenderInvoice, SendEmail, SyncContact } from "./definitions.js"
 
 const toJobError = (field: string) => (e: ApiError) =>
   e.status === 429
@@ -35,3 +35,7 @@ export const syncContact = JobDefinition.handle(SyncContact, (contact) =>
   ))
 
 export const handlers = [sendEmail, renderInvoice, syncContact] as const
+
+/** A 503 from the partner is `external_api`: the class its circuit breaker trips on. */
+export const notifyPartner = JobDefinition.handle(NotifyPartner, (order) =>
+  Effect.flatMap(PartnerApi, (partner) => partner.notify(order.orderId)).pipe(Effect.mapError(toJobError("orderId"))))

@@ -5,18 +5,77 @@
 import { SqlClient } from "@effect/sql"
 import { ErrorHistory } from "@redrive/database"
 import { Effect, Schema } from "effect"
-import { tenant } from "./definitions.js"
+import { NotifyPartner, tenant } from "./definitions.js"
 
-/** Forgets the previous run: the demo tenant's jobs, dead letters, counters and replay requests. */
+/**
+ * Forgets the previous run: the demo tenant's jobs, dead letters, counters and replay requests,
+ * and the circuit of the demo's own partner type (its counts, control row and audit trail).
+ */
 export const resetTenant = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
+  const type = NotifyPartner.name
   yield* sql.withTransaction(Effect.all([
     sql`delete from redrive.job where tenant_id = ${tenant}`,
     sql`delete from redrive.job_dlq where tenant_id = ${tenant}`,
     sql`delete from redrive.failure_stat where tenant_id = ${tenant}`,
-    sql`delete from redrive.replay_request where tenant_id = ${tenant}`
+    sql`delete from redrive.replay_request where tenant_id = ${tenant}`,
+    sql`delete from redrive.circuit where type = ${type}`,
+    sql`delete from redrive.circuit_count where type = ${type}`,
+    sql`delete from redrive.control where type = ${type}`,
+    sql`delete from redrive.control_event where type = ${type}`
   ], { discard: true }))
 })
+
+export interface TypeJobs {
+  readonly completed: number
+  readonly paused: number
+  readonly available: number
+  readonly running: number
+  readonly deadLettered: number
+  /** Attempts used by the type's jobs, all of them (a completed job's attempt is its last). */
+  readonly attempts: number
+  /** The most attempts any one job used. */
+  readonly maxAttempt: number
+}
+
+/** The demo tenant's jobs of one type, by state, and the attempts they used. */
+export const typeJobs = (type: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.map(
+      sql<TypeJobs>`
+        select count(*) filter (where state = 'completed')::int as completed,
+               count(*) filter (where state = 'paused')::int as paused,
+               count(*) filter (where state = 'available')::int as available,
+               count(*) filter (where state = 'running')::int as running,
+               (select count(*)::int from redrive.job_dlq where tenant_id = ${tenant} and type = ${type}) as dead_lettered,
+               coalesce(sum(attempt), 0)::int as attempts, coalesce(max(attempt), 0)::int as max_attempt
+        from redrive.job where tenant_id = ${tenant} and type = ${type}`,
+      (rows) => rows[0] ?? { completed: 0, paused: 0, available: 0, running: 0, deadLettered: 0, attempts: 0, maxAttempt: 0 }
+    ))
+
+/** How many of the type's jobs completed on their 1st, 2nd, … attempt. */
+export const attemptsOfCompleted = (type: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql<{ attempt: number; jobs: number }>`
+      select attempt, count(*)::int as jobs from redrive.job
+      where tenant_id = ${tenant} and type = ${type} and state = 'completed'
+      group by attempt order by attempt`)
+
+export interface AuditEntry {
+  readonly at: Date
+  readonly action: string
+  readonly previousState: string | null
+  readonly reason: string | null
+  readonly actor: string
+}
+
+/** The audit trail of a type's own control row (tenant `*`, queue `*`). */
+export const typeAudit = (type: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql<AuditEntry>`
+      select at, action, previous_state, reason, actor from redrive.control_event
+      where tenant_id = '*' and queue = '*' and type = ${type}
+      order by id`)
 
 export interface Progress {
   readonly completed: number

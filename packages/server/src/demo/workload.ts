@@ -1,9 +1,9 @@
 /**
  * The demo's 1000 payloads, deterministic so every run tells the same story:
  * 500 emails (25 with a malformed address), 300 invoices (15 with a negative amount),
- * 200 CRM contacts.
+ * 200 CRM contacts; and 200 order notifications for the circuit breaker's outage.
  */
-import type { RenderInvoice, SendEmail, SyncContact } from "./definitions.js"
+import type { NotifyPartner, RenderInvoice, SendEmail, SyncContact } from "./definitions.js"
 
 const templates = ["welcome", "receipt", "password-reset"] as const
 const plans = ["free", "pro", "enterprise"] as const
@@ -31,4 +31,9 @@ export const contacts: ReadonlyArray<typeof SyncContact.payload.Type> = Array.fr
   contactId: `c_${(48_271 * (i + 1)).toString(36)}`,
   email: `customer${1000 + i}@example.com`,
   plan: plans[i % 3]!
+}))
+
+export const orders: ReadonlyArray<typeof NotifyPartner.payload.Type> = Array.from({ length: 200 }, (_, i) => ({
+  orderId: `ORD-${String(70_001 + i)}`,
+  partner: i % 2 === 0 ? "acme-logistics" : "globex-freight"
 }))
