@@ -61,11 +61,11 @@ export const withRules = (f: (rules: ReadonlyArray<Rule>) => ReadonlyArray<Rule>
 
 const tryRule = (r: Rule, error: unknown, now: number): Facts | undefined => {
   try {
-    const facts = r.classify(error, now)
-    return Option.isSome(facts) ? facts.value : undefined
+    return Option.getOrUndefined(r.classify(error, now))
   } catch {
-    return undefined
+    // A rule that throws knows nothing of this error.
   }
+  return undefined
 }
 
 /** The facts of the first rule that recognises the error or one of its causes; undefined when none does. */

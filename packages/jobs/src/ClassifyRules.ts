@@ -28,7 +28,7 @@ const waiting = (errorClass: string, error: unknown, now: number): Option.Option
   return Option.some(retryAfterMillis === undefined ? { errorClass } : { errorClass, retryAfterMillis })
 }
 
-const byTag: ReadonlyMap<string, string> = new Map(JobErrors.classified.map((type) => [type._tag, type.errorClass]))
+const byTag: ReadonlyMap<string | undefined, string> = new Map(JobErrors.classified.map((type) => [type._tag, type.errorClass]))
 
 /**
  * The class an error's type carries (a static `errorClass`, as Redrive's tagged errors have),
@@ -39,8 +39,7 @@ export const typed: Rule = {
   name: "typed",
   classify: (error) => {
     const declared = field(field(error, "constructor"), "errorClass")
-    const tag = stringField(error, "_tag")
-    const errorClass = typeof declared === "string" ? declared : tag === undefined ? undefined : byTag.get(tag)
+    const errorClass = typeof declared === "string" ? declared : byTag.get(stringField(error, "_tag"))
     if (errorClass === undefined) return Option.none()
     const retryAfterMillis = field(error, "retryAfterMillis")
     return Option.some(typeof retryAfterMillis === "number" ? { errorClass, retryAfterMillis } : { errorClass })
@@ -57,21 +56,20 @@ export const effect: Rule = {
     const tag = stringField(error, "_tag")
     if (tag === "TimeoutException") return is(ErrorClass.timeout)
     if (tag === "ParseError") return is(ErrorClass.validation)
-    return HttpClientError.isHttpClientError(error) && error._tag === "RequestError" && error.reason === "Transport"
-      ? is(ErrorClass.externalApi)
-      : Option.none()
+    // Only a RequestError has this reason: a ResponseError got an answer.
+    return HttpClientError.isHttpClientError(error) && error.reason === "Transport" ? is(ErrorClass.externalApi) : Option.none()
   }
 }
 
-const googleReasons = (error: unknown): ReadonlyArray<string> => {
+/** Whether one of the first 8 reasons Google listed for the error is in `reasons`. */
+const hasGoogleReason = (error: unknown, reasons: ReadonlySet<string | undefined>): boolean => {
   // googleapis puts the API's error list on the error; gaxios leaves it in the response body.
   const listed = field(error, "errors") ?? field(field(field(field(error, "response"), "data"), "error"), "errors")
-  const items: ReadonlyArray<unknown> = Array.isArray(listed) ? listed.slice(0, 8) : []
-  return items.flatMap((item) => stringField(item, "reason") ?? [])
+  return Array.isArray(listed) && listed.slice(0, 8).some((item) => reasons.has(stringField(item, "reason")))
 }
 
-const quotaCodes: ReadonlySet<string> = new Set(["insufficient_quota"])
-const googleQuotaReasons: ReadonlySet<string> = new Set(["dailyLimitExceeded", "quotaExceeded"])
+const quotaCodes: ReadonlySet<string | undefined> = new Set(["insufficient_quota"])
+const googleQuotaReasons: ReadonlySet<string | undefined> = new Set(["dailyLimitExceeded", "quotaExceeded"])
 
 /**
  * An exhausted quota, before the 429 rule: OpenAI answers an account out of credit with a 429
@@ -81,16 +79,13 @@ const googleQuotaReasons: ReadonlySet<string> = new Set(["dailyLimitExceeded", "
 export const quota: Rule = {
   name: "quota",
   classify: (error) => {
-    const code = stringField(error, "code")
-    const type = stringField(error, "type")
-    const exhausted = (code !== undefined && quotaCodes.has(code)) || (type !== undefined && quotaCodes.has(type)) ||
-      stringField(error, "name") === "ServiceQuotaExceededException" ||
-      googleReasons(error).some((reason) => googleQuotaReasons.has(reason))
+    const exhausted = hasGoogleReason(error, googleQuotaReasons) || quotaCodes.has(stringField(error, "code")) ||
+      quotaCodes.has(stringField(error, "type")) || stringField(error, "name") === "ServiceQuotaExceededException"
     return exhausted ? is(ErrorClass.quotaExceeded) : Option.none()
   }
 }
 
-const stripeTypes: ReadonlyMap<string, string> = new Map([
+const stripeTypes: ReadonlyMap<string | undefined, string> = new Map([
   // A decline is the card's answer, not a failure to get one: retrying charges nobody.
   ["StripeCardError", ErrorClass.validation],
   ["StripeRateLimitError", ErrorClass.rateLimit],
@@ -102,15 +97,13 @@ const stripeTypes: ReadonlyMap<string, string> = new Map([
 export const stripe: Rule = {
   name: "stripe",
   classify: (error, now) => {
-    const type = stringField(error, "type")
-    const errorClass = type === undefined ? undefined : stripeTypes.get(type)
-    if (errorClass === undefined) return Option.none()
-    return errorClass === ErrorClass.rateLimit ? waiting(errorClass, error, now) : is(errorClass)
+    const errorClass = stripeTypes.get(stringField(error, "type"))
+    return errorClass === undefined ? Option.none() : waiting(errorClass, error, now)
   }
 }
 
-const slackRateLimited: ReadonlySet<string> = new Set(["ratelimited", "rate_limited"])
-const slackServerErrors: ReadonlySet<string> = new Set(["internal_error", "fatal_error", "service_unavailable"])
+const slackRateLimited: ReadonlySet<string | undefined> = new Set(["ratelimited", "rate_limited"])
+const slackServerErrors: ReadonlySet<string | undefined> = new Set(["internal_error", "fatal_error", "service_unavailable"])
 
 /**
  * Slack's Web API answers most refusals with HTTP 200 and `ok: false`: a platform error is the
@@ -125,7 +118,7 @@ export const slack: Rule = {
       case "slack_webapi_request_error":
         return is(ErrorClass.externalApi)
       case "slack_webapi_platform_error": {
-        const reason = stringField(field(error, "data"), "error") ?? ""
+        const reason = stringField(field(error, "data"), "error")
         if (slackRateLimited.has(reason)) return waiting(ErrorClass.rateLimit, error, now)
         return is(slackServerErrors.has(reason) ? ErrorClass.externalApi : ErrorClass.validation)
       }
@@ -135,7 +128,7 @@ export const slack: Rule = {
   }
 }
 
-const throttlingNames: ReadonlySet<string> = new Set([
+const throttlingNames: ReadonlySet<string | undefined> = new Set([
   "ThrottlingException",
   "Throttling",
   "ThrottledException",
@@ -149,7 +142,7 @@ const throttlingNames: ReadonlySet<string> = new Set([
   "EC2ThrottledException",
   "SlowDown"
 ])
-const googleRateReasons: ReadonlySet<string> = new Set(["rateLimitExceeded", "userRateLimitExceeded"])
+const googleRateReasons: ReadonlySet<string | undefined> = new Set(["rateLimitExceeded", "userRateLimitExceeded"])
 
 /**
  * Throttling that does not say 429, before the status rule: AWS marks it `$retryable.throttling`
@@ -159,11 +152,8 @@ const googleRateReasons: ReadonlySet<string> = new Set(["rateLimitExceeded", "us
 export const throttling: Rule = {
   name: "throttling",
   classify: (error, now) => {
-    const name = stringField(error, "name")
-    const code = stringField(error, "code")
-    const throttled = field(field(error, "$retryable"), "throttling") === true ||
-      (name !== undefined && throttlingNames.has(name)) || (code !== undefined && throttlingNames.has(code)) ||
-      googleReasons(error).some((reason) => googleRateReasons.has(reason))
+    const throttled = hasGoogleReason(error, googleRateReasons) || field(field(error, "$retryable"), "throttling") === true ||
+      throttlingNames.has(stringField(error, "name")) || throttlingNames.has(stringField(error, "code"))
     return throttled ? waiting(ErrorClass.rateLimit, error, now) : Option.none()
   }
 }
@@ -177,7 +167,7 @@ export const httpStatus: Rule = {
   name: "httpStatus",
   classify: (error, now) => {
     const status = statusOf(error)
-    if (status === undefined || status < 400) return Option.none()
+    if (status === undefined) return Option.none()
     if (status === 429 || (status === 403 && isRateLimitedForbidden(error))) {
       return waiting(ErrorClass.rateLimit, error, now)
     }
@@ -227,8 +217,8 @@ export const networkCode: Rule = {
   }
 }
 
-const smtpUnreachable: ReadonlySet<string> = new Set(["ECONNECTION", "ESOCKET", "EDNS", "ETLS", "EPROTOCOL"])
-const smtpRefused: ReadonlySet<string> = new Set(["EAUTH", "EENVELOPE", "EMESSAGE"])
+const smtpUnreachable: ReadonlySet<string | undefined> = new Set(["ECONNECTION", "ESOCKET", "EDNS", "ETLS", "EPROTOCOL"])
+const smtpRefused: ReadonlySet<string | undefined> = new Set(["EAUTH", "EENVELOPE", "EMESSAGE"])
 
 /**
  * SMTP, as nodemailer reports it: a reply code beside the reply text. SMTP's classes run the
@@ -238,12 +228,12 @@ const smtpRefused: ReadonlySet<string> = new Set(["EAUTH", "EENVELOPE", "EMESSAG
 export const smtp: Rule = {
   name: "smtp",
   classify: (error) => {
-    const reply = field(error, "responseCode")
-    if (typeof reply === "number" && typeof field(error, "response") === "string") {
+    if (typeof field(error, "response") === "string") {
+      const reply = Number(field(error, "responseCode"))
       if (reply >= 400 && reply < 500) return is(ErrorClass.externalApi)
       if (reply >= 500 && reply < 600) return is(ErrorClass.validation)
     }
-    const code = stringField(error, "code") ?? ""
+    const code = stringField(error, "code")
     if (smtpUnreachable.has(code)) return is(ErrorClass.externalApi)
     return smtpRefused.has(code) ? is(ErrorClass.validation) : Option.none()
   }
@@ -268,8 +258,8 @@ const transientStates: ReadonlySet<string> = new Set(["40001", "40P01", "55P03",
 export const postgres: Rule = {
   name: "postgres",
   classify: (error) => {
-    const code = stringField(error, "code")
-    if (code === undefined || !sqlState.test(code)) return Option.none()
+    const code = String(field(error, "code"))
+    if (!sqlState.test(code)) return Option.none()
     if (stringField(error, "severity") === undefined && stringField(error, "routine") === undefined) return Option.none()
     const sqlClass = code.slice(0, 2)
     if (sqlClass === "22" || sqlClass === "23") return is(ErrorClass.validation)

@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { HttpClientError, HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import { Cause, Effect, FiberId, Option, Schema } from "effect"
 import * as Classify from "../src/Classify.js"
+import { chain } from "../src/internal/errorFacts.js"
 import * as JobDefinition from "../src/JobDefinition.js"
 import * as JobErrors from "../src/JobErrors.js"
 import * as Limits from "../src/Limits.js"
@@ -263,6 +264,7 @@ describe("the rules in force", () => {
   it("Rules is the built-in list unless a layer provides another; withRules builds on the one in force", () =>
     Effect.gen(function*() {
       assert.strictEqual(yield* Classify.Rules, Classify.rules)
+      assert.strictEqual(Classify.Rules.key, "@redrive/jobs/Classify/Rules")
       const added = yield* Effect.provide(Classify.Rules, Classify.withRules((rules) => [timedOut, ...rules]))
       assert.deepStrictEqual(added.map((r) => r.name), ["timedOut", ...Classify.rules.map((r) => r.name)])
       const twice = yield* Classify.Rules.pipe(
@@ -321,6 +323,20 @@ describe("causes", () => {
     assert.strictEqual(classify(late), "unknown")
     const early = new AggregateError([new AggregateError([refused()]), ...Array.from({ length: 7 }, quiet)])
     assert.strictEqual(classify(early), "external_api")
+  })
+
+  it("each object is looked at once, whatever the cycles", () => {
+    const a: Error & { cause?: unknown } = new Error("a")
+    const b = new Error("b", { cause: a })
+    a.cause = b
+    assert.deepStrictEqual(chain(a), [a, b])
+    const self: Error & { cause?: unknown } = new Error("self")
+    self.cause = self
+    assert.deepStrictEqual(chain(self), [self])
+    const shared = new Error("shared")
+    const both = new AggregateError([shared, shared, new Error("other", { cause: shared })])
+    assert.strictEqual(chain(both).length, 3)
+    assert.deepStrictEqual(chain("text"), ["text"])
   })
 
   it("values that are not objects are not followed", () => {

@@ -55,6 +55,8 @@ describe("effect", () => {
     assert.deepStrictEqual(facts(ClassifyRules.effect, transport), { errorClass: "external_api" })
     assert.isUndefined(facts(ClassifyRules.effect, new HttpClientError.RequestError({ request, reason: "InvalidUrl" })))
     assert.isUndefined(facts(ClassifyRules.effect, new HttpClientError.RequestError({ request, reason: "Encode" })))
+    // Not @effect/platform's: a look-alike is not trusted.
+    assert.isUndefined(facts(ClassifyRules.effect, { _tag: "RequestError", reason: "Transport" }))
   })
 
   it("TimeoutException and ParseError by tag, also as plain objects", () => {
@@ -78,12 +80,26 @@ describe("HTTP status", () => {
     for (const [error, errorClass] of cases) assert.strictEqual(classify(error), errorClass, JSON.stringify(error))
   })
 
-  it("ignores what is not a status: out of range, not an integer, a numeric code without a response", () => {
-    for (const error of [{ status: 0 }, { status: 600 }, { status: 99 }, { status: 503.5 }, { status: "5030" }, { status: "abc" }, { code: 503 }, { code: 503, response: null }, { status: 302 }]) {
-      assert.isUndefined(facts(ClassifyRules.httpStatus, error), JSON.stringify(error))
-    }
-    assert.deepStrictEqual(facts(ClassifyRules.httpStatus, { status: 100, statusCode: 500 }), undefined)
+  it("ignores what is not an error status: out of range, not an integer, a numeric code without a response", () => {
+    const notStatuses = [
+      { status: 0 },
+      { status: 600 },
+      { status: 399 },
+      { status: 302 },
+      { status: 503.5 },
+      { status: "5030" },
+      { status: "abc" },
+      { status: [503] },
+      { status: true },
+      { code: 503 },
+      { code: 503, response: null },
+      { code: "400", response: {} }
+    ]
+    for (const error of notStatuses) assert.isUndefined(facts(ClassifyRules.httpStatus, error), JSON.stringify(error))
+    // A field without an error status does not hide the next one.
+    assert.deepStrictEqual(facts(ClassifyRules.httpStatus, { status: 200, statusCode: 500 }), { errorClass: "external_api" })
     assert.deepStrictEqual(facts(ClassifyRules.httpStatus, { status: 599 }), { errorClass: "external_api" })
+    assert.deepStrictEqual(facts(ClassifyRules.httpStatus, { status: 400 }), { errorClass: "validation" })
     assert.deepStrictEqual(facts(ClassifyRules.httpStatus, { status: 499 }), { errorClass: "validation" })
   })
 
@@ -129,17 +145,25 @@ describe("Retry-After", () => {
     assert.strictEqual(wait({ status: 429, headers: "retry-after: 5" }), undefined)
   })
 
-  it("looks through at most 100 differently cased header names", () => {
-    const headers = (padding: number) =>
-      Object.fromEntries([...Array.from({ length: padding }, (_, i) => [`x-${i}`, "1"]), ["Retry-After", "3"]])
+  it("looks through at most 100 differently cased header names; the lowercase name is found wherever it is", () => {
+    const headers = (padding: number, name = "Retry-After") =>
+      Object.fromEntries([...Array.from({ length: padding }, (_, i) => [`x-${i}`, "1"]), [name, "3"]])
     assert.strictEqual(wait({ status: 429, headers: headers(99) }), 3000)
     assert.strictEqual(wait({ status: 429, headers: headers(100) }), undefined)
+    assert.strictEqual(wait({ status: 429, headers: headers(150, "retry-after") }), 3000)
+  })
+
+  it("headers that are not an object are no headers", () => {
+    for (const headers of [null, "retry-after: 5", 5]) {
+      assert.deepStrictEqual(facts(ClassifyRules.httpStatus, { status: 429, headers }), { errorClass: "rate_limit" })
+    }
   })
 
   it("retry-after-ms comes first; an unreadable one is passed over", () => {
     assert.strictEqual(wait({ status: 429, headers: { "retry-after-ms": "1500.4", "retry-after": "9" } }), 1500)
     assert.strictEqual(wait({ status: 429, headers: { "retry-after-ms": "soon", "retry-after": "9" } }), 9000)
     assert.strictEqual(wait({ status: 429, headers: { "retry-after-ms": "-5", "retry-after": "9" } }), 9000)
+    assert.strictEqual(wait({ status: 429, headers: { "retry-after-ms": "Infinity", "retry-after": "9" } }), 9000)
     assert.strictEqual(wait({ status: 429, headers: { "retry-after-ms": "0" } }), 0)
   })
 
@@ -183,6 +207,10 @@ describe("provider codes and throttling", () => {
       ["userRateLimitExceeded", "rate_limit"],
       ["forbidden", "validation"]
     ]
+    // Only the first eight reasons are read.
+    const ninth = [...Array.from({ length: 8 }, () => ({ reason: "forbidden" })), { reason: "rateLimitExceeded" }]
+    assert.strictEqual(classify({ status: 403, errors: ninth }), "validation")
+    assert.strictEqual(classify({ status: 403, errors: ninth.slice(1) }), "rate_limit")
     for (const [reason, errorClass] of reasons) {
       assert.strictEqual(classify({ status: 403, errors: [{ reason }] }), errorClass, reason)
       assert.strictEqual(classify({ response: { status: 403, data: { error: { errors: [{ message: "m" }, { reason }] } } } }), errorClass, reason)

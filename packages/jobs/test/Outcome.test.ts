@@ -267,6 +267,14 @@ describe("rate limits wait without using an attempt", () => {
     assert.strictEqual(decide({ ...input, job: job(1), exit: Exit.fail(new JobErrors.ExternalApiError({ message: "down" })) })._tag, "Retried")
   })
 
+  it("a verdict never takes a free wait, even where its class would", () => {
+    const generous = JobDefinition.make({ name: "g", payload: Schema.Unknown, retry: { byClass: { unknown: { freeWaits: 3 } } } })
+    const at = new Date(now + 60_000)
+    const retried = decide({ ...input, definition: generous, job: job(1), exit: Exit.fail(Verdict.retryAt(at)) })
+    assert.deepStrictEqual([retried._tag, retried._tag === "Retried" ? retried.runAt : undefined], ["Retried", at])
+    assert.strictEqual(decide({ ...input, definition: generous, job: job(1), exit: Exit.fail(new Error("x")) })._tag, "Waited")
+  })
+
   it("a class that is never retried never waits either", () => {
     const noRetry = JobDefinition.make({
       name: "r",

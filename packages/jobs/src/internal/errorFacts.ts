@@ -19,22 +19,28 @@ export const text = (u: unknown): string | undefined => {
   return message !== undefined && message.length > 0 ? message : undefined
 }
 
-const asStatus = (u: unknown): number | undefined => {
-  const n = typeof u === "string" && /^\d{3}$/.test(u) ? Number(u) : u
-  return typeof n === "number" && Number.isInteger(n) && n >= 100 && n <= 599 ? n : undefined
+const isInteger = (u: unknown): u is number => Number.isInteger(u)
+const isFiniteNumber = (u: unknown): u is number => Number.isFinite(u)
+
+/** An HTTP error status (4xx, 5xx), given as a number or as its digits. */
+const asErrorStatus = (u: unknown): number | undefined => {
+  const n = typeof u === "string" ? Number(u) : u
+  return isInteger(n) && n >= 400 && n <= 599 ? n : undefined
 }
 
 /**
- * The HTTP status of the response an error reports: `status` (fetch-style SDKs, Octokit, Twilio),
- * `statusCode` (Stripe, got's response), `response.status(Code)` (axios, gaxios, @effect/platform),
- * `$metadata.httpStatusCode` (AWS SDK v3), or a numeric `code` beside a `response` (SendGrid).
+ * The HTTP error status of the response an error reports: `status` (fetch-style SDKs, Octokit,
+ * Twilio), `statusCode` (Stripe, got's response), `response.status(Code)` (axios, gaxios,
+ * @effect/platform), `$metadata.httpStatusCode` (AWS SDK v3), or a numeric `code` beside a
+ * `response` (SendGrid). The first field holding a 4xx or 5xx wins.
  */
 export const statusOf = (u: unknown): number | undefined => {
   const response = field(u, "response")
   const code = field(u, "code")
-  return asStatus(field(u, "status")) ?? asStatus(field(u, "statusCode")) ?? asStatus(field(response, "status")) ??
-    asStatus(field(response, "statusCode")) ?? asStatus(field(field(u, "$metadata"), "httpStatusCode")) ??
-    (typeof code === "number" && typeof response === "object" && response !== null ? asStatus(code) : undefined)
+  return asErrorStatus(field(u, "status")) ?? asErrorStatus(field(u, "statusCode")) ??
+    asErrorStatus(field(response, "status")) ?? asErrorStatus(field(response, "statusCode")) ??
+    asErrorStatus(field(field(u, "$metadata"), "httpStatusCode")) ??
+    (Predicate.isObject(response) && isInteger(code) ? asErrorStatus(code) : undefined)
 }
 
 const isCallable = (u: unknown): u is (name: string) => unknown => typeof u === "function"
@@ -49,24 +55,19 @@ const maxHeaderKeys = 100
  * A header by its lowercase name, from a fetch `Headers`, an axios `AxiosHeaders` (both look up
  * any case with `get`) or a plain object (node's lowercase `IncomingHttpHeaders`, or any case).
  */
-export const header = (headers: unknown, name: string): string | undefined => {
-  if (typeof headers !== "object" || headers === null) return undefined
+export const header = (headers: object, name: string): string | undefined => {
   const get = field(headers, "get")
   if (isCallable(get)) return headerValue(get.call(headers, name))
   const exact = field(headers, name)
   if (exact !== undefined) return headerValue(exact)
-  let seen = 0
-  for (const key in headers) {
-    if (key.toLowerCase() === name) return headerValue(field(headers, key))
-    if (++seen >= maxHeaderKeys) break
-  }
-  return undefined
+  const key = Object.keys(headers).slice(0, maxHeaderKeys).find((k) => k.toLowerCase() === name)
+  return key === undefined ? undefined : headerValue(field(headers, key))
 }
 
 /** Where SDKs keep the response headers: `response.headers`, `headers`, AWS's `$response.headers`. */
-export const headersOf = (u: unknown): ReadonlyArray<unknown> =>
+export const headersOf = (u: unknown): ReadonlyArray<object> =>
   [field(field(u, "response"), "headers"), field(u, "headers"), field(field(u, "$response"), "headers")]
-    .filter((h) => typeof h === "object" && h !== null)
+    .filter(Predicate.isObject)
 
 /** Retry-After as seconds or an HTTP date, in milliseconds from now. */
 export const parseRetryAfter = (value: string | undefined, now: number): number | undefined => {
@@ -80,10 +81,10 @@ export const parseRetryAfter = (value: string | undefined, now: number): number 
 /** Above this, an `x-ratelimit-reset` is a Unix time in seconds (GitHub, SendGrid), below it seconds to wait. */
 const unixSecondsFrom = 1e9
 
-const fromHeaders = (headers: unknown, now: number): number | undefined => {
+const fromHeaders = (headers: object, now: number): number | undefined => {
   // OpenAI's SDK sends (and honours) retry-after-ms beside retry-after.
-  const millis = header(headers, "retry-after-ms")
-  if (millis !== undefined && Number.isFinite(Number(millis)) && Number(millis) >= 0) return Math.round(Number(millis))
+  const millis = Number(header(headers, "retry-after-ms"))
+  if (Number.isFinite(millis) && millis >= 0) return Math.round(millis)
   const after = parseRetryAfter(header(headers, "retry-after"), now)
   if (after !== undefined) return after
   // A reset time counts only when the window is spent: with requests left it says nothing about this failure.
@@ -100,7 +101,7 @@ const fromHeaders = (headers: unknown, now: number): number | undefined => {
  */
 export const retryAfterOf = (u: unknown, now: number): number | undefined => {
   const own = field(u, "retryAfter") ?? field(u, "retryAfterSeconds")
-  if (typeof own === "number" && Number.isFinite(own)) return Math.max(0, Math.round(own * 1000))
+  if (isFiniteNumber(own)) return Math.max(0, Math.round(own * 1000))
   const parsed = parseRetryAfter(typeof own === "string" ? own : undefined, now)
   if (parsed !== undefined) return parsed
   for (const headers of headersOf(u)) {
@@ -122,10 +123,8 @@ const maxDepth = 5
 const maxAggregated = 8
 
 const causesOf = (u: unknown): ReadonlyArray<unknown> => {
-  const cause = field(u, "cause")
   const errors = isAggregate(u) ? field(u, "errors") : undefined
-  const aggregated: ReadonlyArray<unknown> = Array.isArray(errors) ? errors.slice(0, maxAggregated) : []
-  return cause === undefined ? aggregated : [cause, ...aggregated]
+  return [field(u, "cause"), ...(Array.isArray(errors) ? errors.slice(0, maxAggregated) : [])]
 }
 
 /**
@@ -134,21 +133,17 @@ const causesOf = (u: unknown): ReadonlyArray<unknown> => {
  * at most 16 values, 5 levels deep, so a cycle or a long chain costs nothing.
  */
 export const chain = (error: unknown): ReadonlyArray<unknown> => {
-  const links: Array<unknown> = [error]
-  const seen = new Set<unknown>(links)
-  let level: ReadonlyArray<unknown> = [error]
-  for (let depth = 0; depth < maxDepth && level.length > 0; depth++) {
-    const next: Array<unknown> = []
-    for (const link of level) {
-      for (const cause of causesOf(link)) {
-        if (typeof cause !== "object" || cause === null || seen.has(cause)) continue
-        if (links.length >= maxLinks) return links
-        seen.add(cause)
-        links.push(cause)
-        next.push(cause)
-      }
+  const found: Array<readonly [unknown, number]> = [[error, 0]]
+  const seen = new Set<unknown>([error])
+  // Iterating `found` while it grows walks it breadth first.
+  for (const [link, depth] of found) {
+    if (depth === maxDepth) continue
+    for (const cause of causesOf(link)) {
+      if (!Predicate.isObject(cause) || seen.has(cause)) continue
+      if (found.length === maxLinks) return found.map(([value]) => value)
+      seen.add(cause)
+      found.push([cause, depth + 1])
     }
-    level = next
   }
-  return links
+  return found.map(([value]) => value)
 }
