@@ -9,23 +9,26 @@
 import type { Statement } from "@effect/sql"
 import type { SqlClient } from "@effect/sql/SqlClient"
 import { Control } from "@redrive/database"
+import type { Settings } from "../Circuit.js"
 import * as Notify from "../Notify.js"
 import { scopeControlled } from "./controlSql.js"
 
 const actor = Control.circuitBreakerActor
 
 /** What a worker registers for each breaker-enabled type it runs. */
-export interface Registration {
+export interface Registration extends Settings {
   readonly type: string
   readonly queues: ReadonlyArray<string>
-  readonly tripOn: ReadonlyArray<string>
-  readonly failureRatio: number
-  readonly minAttempts: number
-  readonly windowMs: number
-  readonly cooldownMs: number
-  readonly maxCooldownMs: number
-  readonly probes: number
 }
+
+/** The job `j`'s scope has a control row that holds it (an operator's pause, say). */
+const jobScopeControlled = (sql: SqlClient) =>
+  scopeControlled(sql, {
+    tenantId: sql.literal("j.tenant_id"),
+    queue: sql.literal("j.queue"),
+    type: sql.literal("j.type"),
+    blocking: true
+  })
 
 /** Creates the types' circuits (closed) or updates their settings; the state is left alone. */
 export const register = (sql: SqlClient, rows: ReadonlyArray<Registration>) =>
@@ -280,14 +283,7 @@ export const resumeWaiting = (
     with picked as (
       select j.id from redrive.job j
       where j.state = 'paused' and j.type = ${m.type} and j.id > ${m.after}
-        and not ${
-    scopeControlled(sql, {
-      tenantId: sql.literal("j.tenant_id"),
-      queue: sql.literal("j.queue"),
-      type: sql.literal("j.type"),
-      blocking: true
-    })
-  }
+        and not ${jobScopeControlled(sql)}
       order by j.id
       limit ${m.limit}
       for update
@@ -313,14 +309,7 @@ export const releaseProbes = (
     with picked as (
       select j.id from redrive.job j
       where j.state = 'paused' and j.type = ${m.type} and j.run_at <= now()
-        and not ${
-    scopeControlled(sql, {
-      tenantId: sql.literal("j.tenant_id"),
-      queue: sql.literal("j.queue"),
-      type: sql.literal("j.type"),
-      blocking: true
-    })
-  }
+        and not ${jobScopeControlled(sql)}
       order by j.id
       limit ${m.limit}
       for update skip locked

@@ -64,7 +64,7 @@ export interface ReplayOneRow {
  */
 export const replayOne = (sql: Sql, input: {
   readonly id: Ids.DlqId
-  /** The caller's tenant (run on the runtime's connection, nothing else pins it); null: any. */
+  /** The caller's tenant (run on the runtime's connection, nothing else pins it); null: every tenant. */
   readonly tenantId: Ids.TenantId | null
   readonly by: string
   readonly payloadJson: string | null
