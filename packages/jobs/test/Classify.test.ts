@@ -323,6 +323,10 @@ describe("causes", () => {
     assert.strictEqual(classify(late), "unknown")
     const early = new AggregateError([new AggregateError([refused()]), ...Array.from({ length: 7 }, quiet)])
     assert.strictEqual(classify(early), "external_api")
+    // Past sixteen values the walk stops, and what it found still counts.
+    const crowded = new AggregateError([refused(), ...Array.from({ length: 7 }, () => new AggregateError(Array.from({ length: 8 }, quiet)))])
+    assert.strictEqual(chain(crowded).length, 16)
+    assert.strictEqual(classify(crowded), "external_api")
   })
 
   it("each object is looked at once, whatever the cycles", () => {

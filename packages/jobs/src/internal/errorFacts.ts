@@ -60,8 +60,8 @@ export const header = (headers: object, name: string): string | undefined => {
   if (isCallable(get)) return headerValue(get.call(headers, name))
   const exact = field(headers, name)
   if (exact !== undefined) return headerValue(exact)
-  const key = Object.keys(headers).slice(0, maxHeaderKeys).find((k) => k.toLowerCase() === name)
-  return key === undefined ? undefined : headerValue(field(headers, key))
+  const entry = Object.entries(headers).slice(0, maxHeaderKeys).find(([key]) => key.toLowerCase() === name)
+  return headerValue(entry?.[1])
 }
 
 /** Where SDKs keep the response headers: `response.headers`, `headers`, AWS's `$response.headers`. */
