@@ -17,10 +17,7 @@ import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Context, Effect, FiberRef, Option, Schema } from "effect"
 import { reservedTenantIds, type TenantId } from "./Ids.js"
-import * as Roles from "./Roles.js"
 import { TenantSessions } from "./TenantSessions.js"
-
-export const tenantRole = Roles.tenant
 
 /** A tenant block was opened inside another tenant's block. */
 export class TenantScopeConflict extends Schema.TaggedError<TenantScopeConflict>()("TenantScopeConflict", {

@@ -64,8 +64,3 @@ export const layerEmpty: Layer.Layer<Services, unknown> = Layer
         Database.layer({ url: info.adminDatabaseUrl, maxConnections: 10, administrator: true })
       ))
   )
-
-/** The database layers for this file's database as the administrator. */
-export const adminLayer = Layer.unwrapEffect(
-  Effect.map(TestDatabaseInfo, (info) => Database.layer({ url: info.adminDatabaseUrl, maxConnections: 2, administrator: true }))
-)
