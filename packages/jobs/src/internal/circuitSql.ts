@@ -70,16 +70,7 @@ export const flushCounts = (
       set attempts = k.attempts + excluded.attempts, failures = k.failures + excluded.failures`
 
 /** A circuit as the leader reads it, with the database's clock and the type's control row. */
-export interface CircuitRow {
-  readonly type: string
-  readonly queues: ReadonlyArray<string>
-  readonly tripOn: ReadonlyArray<string>
-  readonly failureRatio: number
-  readonly minAttempts: number
-  readonly windowMs: number
-  readonly cooldownMs: number
-  readonly maxCooldownMs: number
-  readonly probes: number
+export interface CircuitRow extends Registration {
   readonly state: string
   readonly countedFrom: Date
   readonly openedAt: Date | null
