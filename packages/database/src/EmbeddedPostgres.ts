@@ -16,7 +16,7 @@ import { dirname, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import pg from "pg"
 
-export class EmbeddedPostgresError extends Data.TaggedError("EmbeddedPostgresError")<{
+export class EmbeddedPostgresError extends Data.TaggedError("Redrive/EmbeddedPostgresError")<{
   readonly message: string
   readonly log: ReadonlyArray<string>
 }> {}

@@ -8,11 +8,22 @@ import { Schema } from "effect"
 const BigintId = <B extends string>(brand: B) =>
   Schema.NumberFromString.pipe(Schema.int(), Schema.positive(), Schema.brand(brand))
 
+/**
+ * An id as a caller gives it at the boundary: a number (`3`) or its decimal string (`"3"`),
+ * decoded to the same branded type as the column's id.
+ */
+const BigintIdInput = <B extends string>(brand: B) =>
+  Schema.Union(Schema.NumberFromString, Schema.Number).pipe(Schema.int(), Schema.positive(), Schema.brand(brand))
+
 export const JobId = BigintId("JobId")
 export type JobId = typeof JobId.Type
 
 export const DlqId = BigintId("DlqId")
 export type DlqId = typeof DlqId.Type
+
+/** A job id or a dead-letter id as callers pass them: `3` or `"3"`. */
+export const JobIdInput = BigintIdInput("JobId")
+export const DlqIdInput = BigintIdInput("DlqId")
 
 export const ControlEventId = BigintId("ControlEventId")
 export type ControlEventId = typeof ControlEventId.Type

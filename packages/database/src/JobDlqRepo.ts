@@ -1,11 +1,12 @@
 /** Reads and writes of `redrive.job_dlq`: inspection pages, single inserts and replay stamps. */
 import { SqlClient, SqlSchema } from "@effect/sql"
-import { Config, Effect, FiberRef, Layer, Option, Redacted, Schema, String as Str } from "effect"
+import { Config, ConfigError, Effect, FiberRef, Layer, Option, Redacted, Schema, String as Str } from "effect"
 import * as Cursor from "./Cursor.js"
 import { DeadLetterAlreadyReplayed, DeadLetterNotFound, fromSqlError, InvalidLimit } from "./DatabaseError.js"
-import { DlqFilter } from "./DlqFilter.js"
+import { DlqFilter, type DlqFilterInput } from "./DlqFilter.js"
 import * as DlqFilterSql from "./DlqFilterSql.js"
-import { DlqId, JobId } from "./Ids.js"
+import { DlqId, DlqIdInput, JobId } from "./Ids.js"
+import * as Input from "./Input.js"
 import { JobDlq } from "./JobDlq.js"
 import { currentTenant } from "./Tenant.js"
 
@@ -39,11 +40,12 @@ export const insecureCursorSecret = "redrive-cursor-v1"
  * known key lets a client forge one. Every process serving one API must share it. At least 16
  * characters, and not the published demo secret.
  */
+const isStrongSecret = (secret: Redacted.Redacted<string>) =>
+  Redacted.value(secret).length >= 16 && Redacted.value(secret) !== insecureCursorSecret
+const secretRule = "must be at least 16 characters and not the published demo secret"
+
 export const cursorSecret = Config.redacted("REDRIVE_CURSOR_SECRET").pipe(
-  Config.validate({
-    message: "REDRIVE_CURSOR_SECRET must be at least 16 characters and not the published demo secret",
-    validation: (secret) => Redacted.value(secret).length >= 16 && Redacted.value(secret) !== insecureCursorSecret
-  })
+  Config.validate({ message: `REDRIVE_CURSOR_SECRET ${secretRule}`, validation: isStrongSecret })
 )
 
 /** REDRIVE_CURSOR_SECRET when set, otherwise the published demo secret: for the demo and tests only. */
@@ -57,6 +59,9 @@ const columns = [
   "replay_job_id", "replay_of", "request_id", "user_id"
 ]
 const camelColumns = columns.map((c) => `${c} as "${Str.snakeToCamel(c)}"`).join(", ")
+
+const decodeFilter = Input.decode(DlqFilter, "filter")
+const decodeId = Input.decode(DlqIdInput, "id")
 
 const make = (cursorKey: Redacted.Redacted<string>) =>
   Effect.gen(function*() {
@@ -107,7 +112,8 @@ const make = (cursorKey: Redacted.Redacted<string>) =>
      * Unreplayed dead letters, newest first, one page at a time. Keyset pagination over
      * (dlq_at desc, id desc): rows inserted between fetches never shift or repeat a page.
      */
-    const listPending = Effect.fn("JobDlqRepo.listPending")(function*(filter: DlqFilter, page: PageRequest = {}) {
+    const listPending = Effect.fn("JobDlqRepo.listPending")(function*(input: DlqFilterInput, page: PageRequest = {}) {
+      const filter = yield* decodeFilter(input)
       const limit = page.limit ?? 50
       if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
         return yield* new InvalidLimit({ field: "limit", limit, message: `limit must be an integer in 1..500, got ${limit}` })
@@ -140,8 +146,12 @@ const make = (cursorKey: Redacted.Redacted<string>) =>
     return {
       insert: (row: JobDlqInsert) =>
         insertOne(row).pipe(Effect.mapError(fromSqlError("JobDlqRepo.insert")), Effect.withSpan("JobDlqRepo.insert")),
-      get: (id: DlqId) =>
-        findById(id).pipe(Effect.mapError(fromSqlError("JobDlqRepo.get")), Effect.withSpan("JobDlqRepo.get")),
+      /** A dead letter by id (`3` or `"3"`), replayed or not. */
+      get: (id: number | string) =>
+        decodeId(id).pipe(
+          Effect.flatMap((id) => Effect.mapError(findById(id), fromSqlError("JobDlqRepo.get"))),
+          Effect.withSpan("JobDlqRepo.get")
+        ),
       listPending,
       markReplayed
     } as const
@@ -155,6 +165,15 @@ const make = (cursorKey: Redacted.Redacted<string>) =>
 export class JobDlqRepo extends Effect.Service<JobDlqRepo>()("@redrive/database/JobDlqRepo", {
   effect: Effect.flatMap(cursorSecret, make)
 }) {}
+
+/** With a key given in code; it must pass the same checks as REDRIVE_CURSOR_SECRET (a ConfigError naming `cursorSecret`). */
+export const layerWithSecret = (secret: Redacted.Redacted<string>) =>
+  Layer.effect(
+    JobDlqRepo,
+    isStrongSecret(secret)
+      ? Effect.map(make(secret), JobDlqRepo.make)
+      : Effect.fail(ConfigError.InvalidData(["cursorSecret"], secretRule))
+  )
 
 /**
  * For the demo, tests and services that never page (their cursors never leave the process):

@@ -9,18 +9,24 @@
  * tenant inside a tenant block is a no-op; a block for another tenant is refused
  * (`TenantScopeConflict`): one transaction serves one tenant. A block cannot join a transaction
  * already open on the runtime's connection (`TenantInTransaction`): it would run with the
- * runtime's rights. The reserved ids `default` and `*` are refused (`ReservedTenant`).
+ * runtime's rights. The reserved ids `default` and `*` are refused (`ReservedTenant`), any other
+ * id that is no tenant id (empty, over 128 characters) is `InvalidInput` naming `tenantId`.
+ *
+ * A statement the tenant role may not run fails with an SqlError whose message carries
+ * Postgres's reason and SQLSTATE; for a service's own table, see `redrive.grant_tenant_access`.
  *
  *   Tenant.withTenant(tenantId, effect)   effect.pipe(Tenant.withTenant(tenantId))
  */
 import { SqlClient } from "@effect/sql"
-import type { SqlError } from "@effect/sql/SqlError"
+import { SqlError } from "@effect/sql/SqlError"
 import { Context, Effect, FiberRef, Option, Schema } from "effect"
-import { reservedTenantIds, type TenantId } from "./Ids.js"
+import { explainSqlError } from "./DatabaseError.js"
+import { reservedTenantIds, TenantId } from "./Ids.js"
+import * as Input from "./Input.js"
 import { TenantSessions } from "./TenantSessions.js"
 
 /** A tenant block was opened inside another tenant's block. */
-export class TenantScopeConflict extends Schema.TaggedError<TenantScopeConflict>()("TenantScopeConflict", {
+export class TenantScopeConflict extends Schema.TaggedError<TenantScopeConflict>()("Redrive/TenantScopeConflict", {
   /** The tenant of the enclosing block. */
   current: Schema.String,
   /** The tenant the nested block asked for. */
@@ -29,30 +35,33 @@ export class TenantScopeConflict extends Schema.TaggedError<TenantScopeConflict>
 }) {}
 
 /** A tenant block was opened inside a transaction of the runtime's connection. */
-export class TenantInTransaction extends Schema.TaggedError<TenantInTransaction>()("TenantInTransaction", {
+export class TenantInTransaction extends Schema.TaggedError<TenantInTransaction>()("Redrive/TenantInTransaction", {
   requested: Schema.String,
   message: Schema.String
 }) {}
 
 /** `default` (work enqueued without a tenant) and `*` are nobody's tenant: no block runs as them. */
-export class ReservedTenant extends Schema.TaggedError<ReservedTenant>()("ReservedTenant", {
+export class ReservedTenant extends Schema.TaggedError<ReservedTenant>()("Redrive/ReservedTenant", {
   tenantId: Schema.String,
   message: Schema.String
 }) {}
 
-export type TenantError = SqlError | TenantScopeConflict | TenantInTransaction | ReservedTenant
+export type TenantError = SqlError | TenantScopeConflict | TenantInTransaction | ReservedTenant | Input.InvalidInput
 
 /** The tenant of the enclosing `withTenant` block, if any. */
 export const currentTenant: FiberRef.FiberRef<Option.Option<TenantId>> = FiberRef.unsafeMake(Option.none())
 
+const decodeTenant = Input.decode(TenantId, "tenantId")
+
 const scoped = <A, E, R>(
-  tenantId: TenantId,
+  input: string,
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | TenantError, R | TenantSessions> =>
   Effect.gen(function*() {
-    if (reservedTenantIds.has(tenantId)) {
-      return yield* new ReservedTenant({ tenantId, message: `${JSON.stringify(tenantId)} is reserved and is no tenant's id` })
+    if (reservedTenantIds.has(input)) {
+      return yield* new ReservedTenant({ tenantId: input, message: `${JSON.stringify(input)} is reserved and is no tenant's id` })
     }
+    const tenantId = yield* decodeTenant(input)
     const current = yield* FiberRef.get(currentTenant)
     if (Option.isSome(current)) {
       if (current.value === tenantId) return yield* effect
@@ -78,18 +87,18 @@ const scoped = <A, E, R>(
         sql`select set_config('redrive.tenant_token', ${token}, true)`,
         Effect.locally(effect, currentTenant, Option.some(tenantId))
       )
-    )
+    ).pipe(Effect.mapError((e) => (e instanceof SqlError ? explainSqlError(e) : e)))
   })
 
 /** Runs `effect` as `tenantId` under row-level security; data-first or pipeable. */
-export function withTenant(tenantId: TenantId): <A, E, R>(
+export function withTenant(tenantId: string): <A, E, R>(
   effect: Effect.Effect<A, E, R>
 ) => Effect.Effect<A, E | TenantError, R | TenantSessions>
 export function withTenant<A, E, R>(
-  tenantId: TenantId,
+  tenantId: string,
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | TenantError, R | TenantSessions>
-export function withTenant<A, E, R>(tenantId: TenantId, effect?: Effect.Effect<A, E, R>) {
+export function withTenant<A, E, R>(tenantId: string, effect?: Effect.Effect<A, E, R>) {
   return effect === undefined
     ? <A2, E2, R2>(self: Effect.Effect<A2, E2, R2>) => scoped(tenantId, self)
     : scoped(tenantId, effect)

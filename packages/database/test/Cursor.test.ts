@@ -17,7 +17,7 @@ const signed = (content: unknown) => {
 
 const refusal = (cursor: string, forFilter: unknown = filter, withSecret = secret, tenant: string | null = null) =>
   Effect.map(Effect.flip(Cursor.decode(withSecret, cursor, forFilter, tenant)), (error) => {
-    assert.strictEqual(error._tag, "InvalidCursor")
+    assert.strictEqual(error._tag, "Redrive/InvalidCursor")
     assert.strictEqual(error.field, "cursor")
     return error.reason
   })

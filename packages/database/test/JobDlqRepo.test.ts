@@ -142,11 +142,11 @@ layer(TestDatabase.layer, { excludeTestServices: true })("JobDlqRepo", (it) => {
       const forgedBody = Buffer.from(JSON.stringify({ ...decoded, id: decoded.id + 1 })).toString("base64url")
       for (const bad of [`${forgedBody}.${signature}`, "garbage", `${body}.`, `${body}.${signature}x`]) {
         const error = yield* Effect.flip(repo.listPending({ tenantId }, { limit: 1, cursor: bad }))
-        assert.strictEqual(error._tag, "InvalidCursor")
+        assert.strictEqual(error._tag, "Redrive/InvalidCursor")
       }
       const otherFilter = yield* Effect.flip(repo.listPending({ tenantId, queue: F.queue("q") }, { limit: 1, cursor }))
-      assert.strictEqual(otherFilter._tag, "InvalidCursor")
-      assert.include(otherFilter._tag === "InvalidCursor" ? otherFilter.reason : "", "different filter")
+      assert.strictEqual(otherFilter._tag, "Redrive/InvalidCursor")
+      assert.include(otherFilter._tag === "Redrive/InvalidCursor" ? otherFilter.reason : "", "different filter")
       const ok = yield* repo.listPending({ tenantId }, { limit: 1, cursor })
       assert.strictEqual(ok.items.length, 1)
     }).pipe(Effect.provide(Test)))
@@ -158,7 +158,7 @@ layer(TestDatabase.layer, { excludeTestServices: true })("JobDlqRepo", (it) => {
       for (let i = 0; i < 2; i++) yield* repo.insert(F.deadLetter({ tenantId }))
       for (const limit of [0, -1, 501, 1.5, Number.NaN]) {
         const error = yield* Effect.flip(repo.listPending({ tenantId }, { limit }))
-        assert.deepInclude(error, { _tag: "InvalidLimit", field: "limit" })
+        assert.deepInclude(error, { _tag: "Redrive/InvalidLimit", field: "limit" })
       }
       const first = yield* repo.listPending({ tenantId }, { limit: 1, cursor: null })
       assert.strictEqual(first.items.length, 1)
@@ -179,11 +179,11 @@ layer(TestDatabase.layer, { excludeTestServices: true })("JobDlqRepo", (it) => {
       const again = yield* Effect.flip(
         repo.markReplayed({ id: row.id, replayedBy: "someone-else", replayJobId: JobId.make(78) })
       )
-      assert.deepStrictEqual(again._tag === "DeadLetterAlreadyReplayed" ? again.replayJobId : null, 77)
+      assert.deepStrictEqual(again._tag === "Redrive/DeadLetterAlreadyReplayed" ? again.replayJobId : null, 77)
       const missing = yield* Effect.flip(
         repo.markReplayed({ id: F.dlqId(987654), replayedBy: "x", replayJobId: JobId.make(1) })
       )
-      assert.strictEqual(missing._tag, "DeadLetterNotFound")
+      assert.strictEqual(missing._tag, "Redrive/DeadLetterNotFound")
       // A replayed dead letter leaves the pending list.
       const page = yield* repo.listPending({ tenantId })
       assert.strictEqual(page.items.length, 0)
@@ -207,10 +207,10 @@ layer(TestDatabase.layer, { excludeTestServices: true })("JobDlqRepo", (it) => {
       assert.strictEqual(second.items[0]?.tenantId, a)
       // Tenant b (same filter, same secret) cannot: the cursor is a's.
       const refused = yield* Effect.flip(withTenant(b, repo.listPending(filter, { limit: 1, cursor })))
-      assert.deepInclude(refused, { _tag: "InvalidCursor", field: "cursor", reason: "cursor was issued for a different tenant" })
+      assert.deepInclude(refused, { _tag: "Redrive/InvalidCursor", field: "cursor", reason: "cursor was issued for a different tenant" })
       // Nor can it be used outside a tenant scope.
       const outside = yield* Effect.flip(repo.listPending(filter, { limit: 1, cursor }))
-      assert.deepInclude(outside, { _tag: "InvalidCursor", reason: "cursor was issued for a different tenant" })
+      assert.deepInclude(outside, { _tag: "Redrive/InvalidCursor", reason: "cursor was issued for a different tenant" })
     }).pipe(Effect.provide(Test)))
 
   it.effect("the Default layer refuses to start without a real REDRIVE_CURSOR_SECRET; the insecure layer starts", () =>

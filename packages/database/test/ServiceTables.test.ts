@@ -35,4 +35,27 @@ layer(TestDatabase.layer, { excludeTestServices: true })("a service's own tables
         select redrive.grant_tenant_access('billing.plain');`))
       assert.strictEqual(noColumn.code, "42703")
     }))
+
+  it.effect("a table without the grant: the SqlError says permission denied, its SQLSTATE and the grant to run", () =>
+    Effect.gen(function*() {
+      const info = yield* TestDatabase.TestDatabaseInfo
+      const sql = yield* SqlClient.SqlClient
+      const table = F.unique("ungranted").replaceAll("-", "_")
+      yield* AdminClient.adminQuery(info.adminDatabaseUrl, `create table public.${table} (tenant_id text not null)`)
+      const denied = yield* Effect.flip(withTenant(F.tenant(), sql`select * from ${sql(table)}`))
+      assert.strictEqual(denied._tag, "SqlError")
+      assert.include(denied.message, `permission denied for table ${table} (SQLSTATE 42501)`)
+      assert.include(denied.message, "redrive.grant_tenant_access(")
+    }))
+
+  it.effect("withTenant takes a plain string and refuses what is no tenant id, naming the field", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const empty = yield* Effect.flip(withTenant("", sql`select 1`))
+      assert.deepInclude(empty, { _tag: "Redrive/InvalidInput", field: "tenantId" })
+      const long = yield* Effect.flip(withTenant("x".repeat(129), sql`select 1`))
+      assert.deepInclude(long, { _tag: "Redrive/InvalidInput", field: "tenantId" })
+      const reserved = yield* Effect.flip(withTenant("default", sql`select 1`))
+      assert.strictEqual(reserved._tag, "Redrive/ReservedTenant")
+    }))
 })

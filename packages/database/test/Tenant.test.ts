@@ -98,7 +98,7 @@ layer(Test, { excludeTestServices: true })("row-level security under withTenant"
       const replay = yield* Effect.flip(
         withTenant(a, dlq.markReplayed({ id: F.dlqId(ids.dlq[b]!), replayedBy: "a", replayJobId: JobId.make(1) }))
       )
-      assert.strictEqual(replay._tag, "DatabaseError")
+      assert.strictEqual(replay._tag, "Redrive/DatabaseError")
       assert.include(String(replay), "permission denied")
     }))
 
@@ -128,7 +128,7 @@ layer(Test, { excludeTestServices: true })("row-level security under withTenant"
         initiatedAt: new Date(),
         drainCompletedAt: null
       })))
-      assert.strictEqual(pause._tag, "DatabaseError")
+      assert.strictEqual(pause._tag, "Redrive/DatabaseError")
       const rows = yield* sql`select 1 from redrive.control where tenant_id in (${a}, ${b}) and queue = 'q2'`
       assert.strictEqual(rows.length, 0)
     }))
@@ -152,7 +152,7 @@ layer(Test, { excludeTestServices: true })("row-level security under withTenant"
         const refused = yield* Effect.flip(withTenant(a, sql`select 1`))
         return [refused, yield* probe] as const
       }))
-      assert.strictEqual(refused._tag, "TenantInTransaction")
+      assert.strictEqual(refused._tag, "Redrive/TenantInTransaction")
       // The enclosing transaction is untouched: still the runtime, seeing every tenant.
       assert.deepStrictEqual(after, { role: "redrive_runtime", tenant: null, sees: [a, b].sort() })
     }))
@@ -187,8 +187,8 @@ layer(Test, { excludeTestServices: true })("row-level security under withTenant"
         const refused = yield* Effect.flip(withTenant(b, probe))
         return [refused, yield* probe] as const
       }))
-      assert.strictEqual(refused._tag, "TenantScopeConflict")
-      if (refused._tag === "TenantScopeConflict") {
+      assert.strictEqual(refused._tag, "Redrive/TenantScopeConflict")
+      if (refused._tag === "Redrive/TenantScopeConflict") {
         assert.strictEqual(refused.current, a)
         assert.strictEqual(refused.requested, b)
       }
@@ -223,7 +223,7 @@ layer(Test, { excludeTestServices: true })("row-level security under withTenant"
       yield* seed
       for (const reserved of ["default", "*"]) {
         const refused = yield* Effect.flip(withTenant(StoredTenantId.make(reserved, true), probe))
-        assert.strictEqual(refused._tag, "ReservedTenant")
+        assert.strictEqual(refused._tag, "Redrive/ReservedTenant")
       }
       assert.throws(() => TenantId.make("default"))
       assert.throws(() => TenantId.make("*"))

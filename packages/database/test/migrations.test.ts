@@ -45,10 +45,10 @@ const assertRefused = (dir: string, expected: { readonly reason: MigrationRefuse
       assert.isTrue(Either.isLeft(result), "the runner went on instead of refusing")
       if (Either.isLeft(result)) {
         const error = result.left
-        const seen = error._tag === "MigrationRefused"
+        const seen = error._tag === "Redrive/MigrationRefused"
           ? { tag: error._tag, reason: error.reason, file: error.file }
           : { tag: error._tag, message: String(error) }
-        assert.deepStrictEqual(seen, { tag: "MigrationRefused", ...expected })
+        assert.deepStrictEqual(seen, { tag: "Redrive/MigrationRefused", ...expected })
       }
     }
     const sql = yield* SqlClient.SqlClient
@@ -100,8 +100,8 @@ describe("migration runner", () => {
       const result = yield* Effect.either(MigrationRunner.up(dir))
       assert.isTrue(Either.isLeft(result))
       if (Either.isLeft(result)) {
-        assert.strictEqual(result.left._tag, "MigrationRefused")
-        if (result.left._tag === "MigrationRefused") {
+        assert.strictEqual(result.left._tag, "Redrive/MigrationRefused")
+        if (result.left._tag === "Redrive/MigrationRefused") {
           assert.strictEqual(result.left.reason, "checksum_mismatch")
           assert.strictEqual(result.left.file, "0004_control.sql")
         }
@@ -117,8 +117,8 @@ describe("migration runner", () => {
       assert.strictEqual((yield* MigrationRunner.up(dir)).length, 3)
       writeFileSync(join(dir, "0003_late.sql"), "create table redrive.late (id int);\n")
       const result = yield* Effect.flip(MigrationRunner.up(dir))
-      assert.strictEqual(result._tag, "MigrationRefused")
-      if (result._tag === "MigrationRefused") {
+      assert.strictEqual(result._tag, "Redrive/MigrationRefused")
+      if (result._tag === "Redrive/MigrationRefused") {
         assert.strictEqual(result.reason, "out_of_order")
         assert.strictEqual(result.file, "0003_late.sql")
       }
@@ -154,8 +154,8 @@ describe("migration runner", () => {
       const dir = yield* tempMigrations(["0001_schema_and_roles.sql"])
       writeFileSync(join(dir, "0002_broken.sql"), "create table redrive.half (id int);\nselect * from no_such_table;\n")
       const error = yield* Effect.flip(MigrationRunner.up(dir))
-      assert.strictEqual(error._tag, "MigrationFailed")
-      if (error._tag === "MigrationFailed") {
+      assert.strictEqual(error._tag, "Redrive/MigrationFailed")
+      if (error._tag === "Redrive/MigrationFailed") {
         assert.strictEqual(error.file, "0002_broken.sql")
         assert.include(error.message, "no_such_table")
       }
@@ -184,16 +184,16 @@ describe("migration runner", () => {
       // The same rules, per source: an edited applied file of the service's is refused, naming it.
       writeFileSync(join(dir, "0001_billing.sql"), "create table public.invoice (id bigint primary key);\n")
       const refused = yield* Effect.flip(MigrationRunner.up(billing))
-      assert.deepInclude(refused, { _tag: "MigrationRefused", reason: "checksum_mismatch", file: "0001_billing.sql" })
+      assert.deepInclude(refused, { _tag: "Redrive/MigrationRefused", reason: "checksum_mismatch", file: "0001_billing.sql" })
       const sql = yield* SqlClient.SqlClient
       const rows = yield* sql<{ source: string; n: string }>`
         select source, count(*) as n from redrive.schema_migration group by source order by source`
       assert.deepStrictEqual(rows, [{ source: "billing", n: "1" }, { source: "redrive", n: String(fileCount) }])
       // A source is named like an identifier, and a service's source needs its directory.
       const badName = yield* Effect.flip(MigrationRunner.up({ source: "Billing!", directory: dir }))
-      assert.deepInclude(badName, { _tag: "MigrationRefused", reason: "invalid_name" })
+      assert.deepInclude(badName, { _tag: "Redrive/MigrationRefused", reason: "invalid_name" })
       const noDir = yield* Effect.flip(MigrationRunner.up({ source: "billing" }))
-      assert.deepInclude(noDir, { _tag: "MigrationRefused", reason: "invalid_name" })
+      assert.deepInclude(noDir, { _tag: "Redrive/MigrationRefused", reason: "invalid_name" })
     }).pipe(Effect.scoped, Effect.provide(emptyDatabase)))
 
   it.live("a history table from before sources is upgraded in place, keeping what it recorded", () =>

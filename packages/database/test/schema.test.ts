@@ -34,8 +34,8 @@ layer(TestDatabase.layer, { excludeTestServices: true })("schema constraints", (
       const { jobs } = yield* Repos
       // Valid for the model, refused by the table: a running job must hold a lease.
       const error = yield* Effect.flip(jobs.insert(F.job({ state: "running" })))
-      assert.strictEqual(error._tag, "DatabaseError")
-      if (error._tag === "DatabaseError") {
+      assert.strictEqual(error._tag, "Redrive/DatabaseError")
+      if (error._tag === "Redrive/DatabaseError") {
         assert.strictEqual(error.code, "23514")
         assert.strictEqual(error.constraint, "job_running_has_lease")
         assert.strictEqual(error.operation, "JobRepo.insert")
@@ -47,7 +47,7 @@ layer(TestDatabase.layer, { excludeTestServices: true })("schema constraints", (
       const { jobs } = yield* Repos
       const tenantId = F.tenant()
       const error = yield* Effect.flip(jobs.insertMany([F.job({ tenantId }), F.job({ tenantId, maxAttempts: 0 })]))
-      assert.strictEqual(error._tag, "InvalidRow")
+      assert.strictEqual(error._tag, "Redrive/InvalidRow")
       assert.include(error.message, "maxAttempts")
       const sql = yield* SqlClient.SqlClient
       const count = yield* sql<{ n: string }>`select count(*) as n from redrive.job where tenant_id = ${tenantId}`

@@ -40,6 +40,18 @@ export class InvalidEnqueueOption extends Schema.TaggedError<InvalidEnqueueOptio
   message: Schema.String
 }) {}
 
+/**
+ * What an enqueue did for one payload. `deduplicated: true`: an unfinished job of the same
+ * tenant and queue already held the idempotency key (or an earlier payload of the same batch
+ * did), so nothing was inserted, `id` is that job's id, and this payload was dropped: the
+ * first payload wins, as with River's unique jobs and pg-boss's singleton keys. Enqueue again
+ * with a new key (or after the first job finished) to run a changed payload.
+ */
+export interface Enqueued {
+  readonly id: Ids.JobId
+  readonly deduplicated: boolean
+}
+
 export type EnqueueError = ParseError | PayloadTooLarge | InvalidEnqueueOption | DbError.DatabaseError | DbError.InvalidRow
 
 const OptionsSchema = Schema.Struct({
@@ -74,7 +86,7 @@ const insert = <A, I>(
   payloads: ReadonlyArray<A>,
   options: EnqueueManyOptions,
   fieldOf: (index: number) => string
-): Effect.Effect<ReadonlyArray<Ids.JobId>, EnqueueError, SqlClient.SqlClient> =>
+): Effect.Effect<ReadonlyArray<Enqueued>, EnqueueError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     if (payloads.length === 0) return []
     const keys = options.idempotencyKeys
@@ -114,13 +126,17 @@ const insert = <A, I>(
     }).pipe(Effect.mapError(DbError.fromSqlError("Enqueue.many")))
     yield* Metric.incrementBy(Metrics.jobsEnqueued, rows.length)
     // Identity values: branded without validating each again.
-    if (!hasKeys) return rows.map((r) => Ids.JobId.make(Number(r.id), true))
+    if (!hasKeys) return rows.map((r): Enqueued => ({ id: Ids.JobId.make(Number(r.id), true), deduplicated: false }))
     // Keyed jobs: map each key to the job that holds it (inserted now, or already there).
     const byKey = new Map<string, number>()
+    const inserted = new Set<string>()
     const unkeyed: Array<number> = []
     for (const r of rows) {
       if (r.idempotencyKey === null) unkeyed.push(Number(r.id))
-      else byKey.set(r.idempotencyKey, Number(r.id))
+      else {
+        byKey.set(r.idempotencyKey, Number(r.id))
+        inserted.add(r.idempotencyKey)
+      }
     }
     const missing = [...new Set(keys.filter((k): k is string => k !== undefined && !byKey.has(k)))]
     if (missing.length > 0) {
@@ -130,7 +146,7 @@ const insert = <A, I>(
       for (const r of existing) byKey.set(r.idempotencyKey, Number(r.id))
     }
     let next = 0
-    const ids: Array<Ids.JobId> = []
+    const results: Array<Enqueued> = []
     for (const key of keys) {
       const id = key === undefined ? unkeyed[next++] : byKey.get(key)
       if (id === undefined) {
@@ -140,28 +156,37 @@ const insert = <A, I>(
           message: `idempotency key ${key ?? ""} is held by a job that is no longer visible; retry`
         })
       }
-      ids.push(Ids.JobId.make(id, true))
+      // The first payload of a key inserted now is the job; any other one was deduplicated.
+      const fresh = key === undefined || inserted.delete(key)
+      results.push({ id: Ids.JobId.make(id, true), deduplicated: !fresh })
     }
-    return ids
+    return results
   }).pipe(Effect.withSpan("Enqueue.many", { attributes: { type: definition.name, count: payloads.length } }))
 
 /**
- * Enqueues many jobs of one type in one statement; returns their ids in input order. A job
- * whose idempotency key is already held by an unfinished job gets that job's id instead.
+ * Enqueues many jobs of one type in one statement; returns one `Enqueued` per payload, in input
+ * order. A payload whose idempotency key is already held by an unfinished job gets that job's id
+ * and `deduplicated: true`, and is not inserted.
  */
 export const many = <A, I>(
   definition: JobDefinition<A, I>,
   payloads: ReadonlyArray<A>,
   options: EnqueueManyOptions = {}
-): Effect.Effect<ReadonlyArray<Ids.JobId>, EnqueueError, SqlClient.SqlClient> =>
+): Effect.Effect<ReadonlyArray<Enqueued>, EnqueueError, SqlClient.SqlClient> =>
   insert(definition, payloads, options, (i) => `payloads[${i}]`)
 
-/** Enqueues one job; returns its id (or, for a duplicate idempotency key, the first job's id). */
+/** The ids of a batch's results, in input order. */
+export const ids = (results: ReadonlyArray<Enqueued>): ReadonlyArray<Ids.JobId> => results.map((r) => r.id)
+
+/**
+ * Enqueues one job; returns its id and whether it was deduplicated (its idempotency key is held
+ * by an unfinished job: that job's id, and this payload was not inserted).
+ */
 export const one = <A, I>(
   definition: JobDefinition<A, I>,
   payload: A,
   options: EnqueueOptions = {}
-): Effect.Effect<Ids.JobId, EnqueueError, SqlClient.SqlClient> => {
+): Effect.Effect<Enqueued, EnqueueError, SqlClient.SqlClient> => {
   const { idempotencyKey, ...rest } = options
   return Effect.map(
     insert(
@@ -170,6 +195,6 @@ export const one = <A, I>(
       idempotencyKey === undefined ? rest : { ...rest, idempotencyKeys: [idempotencyKey] },
       () => "payload"
     ),
-    (ids) => ids[0]!
+    (results) => results[0]!
   )
 }

@@ -10,6 +10,7 @@ import {
   DatabaseError as DbError,
   ErrorHistory,
   Ids,
+  Input,
   Job as JobModel,
   JobDlq as JobDlqModel,
   JobDlqRepo,
@@ -30,6 +31,16 @@ export const Target = Schema.Union(
 )
 export type Target = typeof Target.Type
 
+/** A target as callers write it: `{ kind: "job", id: 3 }` (or `"3"`). */
+export const TargetInput = Schema.Union(
+  Schema.Struct({ kind: Schema.Literal("job"), id: Ids.JobIdInput }),
+  Schema.Struct({ kind: Schema.Literal("dead_letter"), id: Ids.DlqIdInput })
+)
+export type TargetInput = typeof TargetInput.Encoded
+
+const decodeTarget = Input.decode(TargetInput, "target")
+const decodeJobId = Input.decode(Ids.JobIdInput, "id")
+
 /**
  * A job or a dead letter as it is stored. The JSON variants of the models, so a view can be
  * persisted as a cluster reply or sent over HTTP as it is.
@@ -47,7 +58,8 @@ export const Actor = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(25
 export const Reason = Schema.String.pipe(Schema.maxLength(1000))
 
 export interface CancelInput {
-  readonly id: Ids.JobId
+  /** The job's id: `3` or `"3"`. */
+  readonly id: number | string
   readonly by: string
   readonly reason?: string | undefined
 }
@@ -60,7 +72,8 @@ export const CancelResult = Schema.Struct({
 export type CancelResult = typeof CancelResult.Type
 
 export interface RetryNowInput {
-  readonly id: Ids.JobId
+  /** The job's id: `3` or `"3"`. */
+  readonly id: number | string
   readonly by: string
 }
 
@@ -93,7 +106,9 @@ export class JobAlreadyFinished extends Schema.TaggedError<JobAlreadyFinished>()
 }) {}
 
 export class JobCommands extends Context.Tag("@redrive/jobs/JobCommands")<JobCommands, {
-  readonly get: (target: Target) => Effect.Effect<View, JobNotFound | DeadLetterNotFound | DatabaseError | InvalidRow>
+  readonly get: (
+    target: TargetInput
+  ) => Effect.Effect<View, JobNotFound | DeadLetterNotFound | Input.InvalidInput | DatabaseError | InvalidRow>
   /**
    * An available or paused job becomes `cancelled` with a `discarded` history entry. Idempotent:
    * an already cancelled job is returned (`alreadyCancelled: true`); a completed one is
@@ -101,7 +116,10 @@ export class JobCommands extends Context.Tag("@redrive/jobs/JobCommands")<JobCom
    */
   readonly cancel: (
     input: CancelInput
-  ) => Effect.Effect<CancelResult, JobNotFound | JobRunning | JobAlreadyFinished | DatabaseError | InvalidRow>
+  ) => Effect.Effect<
+    CancelResult,
+    JobNotFound | JobRunning | JobAlreadyFinished | Input.InvalidInput | DatabaseError | InvalidRow
+  >
   /**
    * An available job scheduled in the future (a retry backoff, a run_at) becomes due now and its
    * queue's workers are woken. A paused job gets the same run_at but runs only once its scope
@@ -109,7 +127,10 @@ export class JobCommands extends Context.Tag("@redrive/jobs/JobCommands")<JobCom
    */
   readonly retryNow: (
     input: RetryNowInput
-  ) => Effect.Effect<RetryNowResult, JobNotFound | JobRunning | JobAlreadyFinished | DatabaseError | InvalidRow>
+  ) => Effect.Effect<
+    RetryNowResult,
+    JobNotFound | JobRunning | JobAlreadyFinished | Input.InvalidInput | DatabaseError | InvalidRow
+  >
 }>() {}
 
 /** The history entry of an operator's cancel; decodes as an ErrorHistory.AttemptEntry. */
@@ -153,7 +174,8 @@ export const make = (options: JobCommandsOptions = {}) =>
     const deadLetters = yield* JobDlqRepo.JobDlqRepo
     const cap = options.historyCap ?? ErrorHistory.defaultCap
 
-    const get = Effect.fn("JobCommands.get")(function*(target: Target) {
+    const get = Effect.fn("JobCommands.get")(function*(input: TargetInput) {
+      const target = yield* decodeTarget(input)
       yield* Effect.annotateCurrentSpan({ kind: target.kind, id: target.id })
       if (target.kind === "job") {
         const job = yield* jobs.findById(target.id)
@@ -166,28 +188,30 @@ export const make = (options: JobCommandsOptions = {}) =>
     })
 
     const cancel = Effect.fn("JobCommands.cancel")(function*(input: CancelInput) {
-      yield* Effect.annotateCurrentSpan({ jobId: input.id, by: input.by })
+      const id = yield* decodeJobId(input.id)
+      yield* Effect.annotateCurrentSpan({ jobId: id, by: input.by })
       const row = yield* singleRow(
         "JobCommands.cancel",
-        JobSql.cancelJob(sql, { id: input.id, by: input.by, message: cancelMessage(input.by, input.reason), cap }),
+        JobSql.cancelJob(sql, { id, by: input.by, message: cancelMessage(input.by, input.reason), cap }),
         jobWithChange
       )
-      if (row === undefined) return yield* new JobNotFound({ id: input.id })
+      if (row === undefined) return yield* new JobNotFound({ id })
       if (row.changed) return { job: row.job, alreadyCancelled: false } satisfies CancelResult
       // Cancelling twice is not an error: the operator's intent already holds.
       if (row.job.state === "cancelled") return { job: row.job, alreadyCancelled: true } satisfies CancelResult
       const refusal = notWaiting(row.job)
-      return yield* refusal ?? Effect.dieMessage(`job ${input.id} is ${row.job.state} but was not cancelled`)
+      return yield* refusal ?? Effect.dieMessage(`job ${id} is ${row.job.state} but was not cancelled`)
     })
 
     const retryNow = Effect.fn("JobCommands.retryNow")(function*(input: RetryNowInput) {
-      yield* Effect.annotateCurrentSpan({ jobId: input.id, by: input.by })
+      const id = yield* decodeJobId(input.id)
+      yield* Effect.annotateCurrentSpan({ jobId: id, by: input.by })
       const row = yield* singleRow(
         "JobCommands.retryNow",
-        JobSql.retryJobNow(sql, { id: input.id, channel: Notify.channel }),
+        JobSql.retryJobNow(sql, { id, channel: Notify.channel }),
         jobWithChange
       )
-      if (row === undefined) return yield* new JobNotFound({ id: input.id })
+      if (row === undefined) return yield* new JobNotFound({ id })
       const refusal = notWaiting(row.job)
       if (refusal !== undefined) return yield* refusal
       return { job: row.job, rescheduled: row.changed } satisfies RetryNowResult

@@ -12,7 +12,7 @@
 import { ClusterSchema, Entity, SingleRunner } from "@effect/cluster"
 import type { ShardingConfig } from "@effect/cluster/ShardingConfig"
 import { Rpc } from "@effect/rpc"
-import { DatabaseError as DbError, Ids } from "@redrive/database"
+import { DatabaseError as DbError, Ids, Input } from "@redrive/database"
 import { Effect, Either, Layer, ParseResult, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import * as JobCommands from "./JobCommands.js"
@@ -54,7 +54,9 @@ export class WrongEntityKind extends Schema.TaggedError<WrongEntityKind>()("Redr
 export const RequestId = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
 
 const AddressErrors = [InvalidEntityId, WrongEntityKind] as const
-const StoreErrors = [DbError.DatabaseError, DbError.InvalidRow] as const
+// InvalidInput cannot happen here (the entity id was decoded when the instance started), but the
+// services it calls declare it.
+const StoreErrors = [DbError.DatabaseError, DbError.InvalidRow, Input.InvalidInput] as const
 
 export const ReplayResult = Schema.Struct({
   jobId: Ids.JobId,

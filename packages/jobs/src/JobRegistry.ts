@@ -1,6 +1,6 @@
 /**
  * The job definitions a process knows, by name. Replay needs it to validate an edited
- * payload; the worker builds one from its handlers.
+ * payload. `Redrive.layer` builds it from the definitions it is given (and a worker's handlers).
  */
 import { Context, Layer, Option } from "effect"
 import type { AnyJobDefinition } from "./JobDefinition.js"

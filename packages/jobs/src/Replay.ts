@@ -7,7 +7,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { DatabaseError as DbError, DlqFilter, ErrorHistory, Ids, ReplayRequest as RR, Tenant } from "@redrive/database"
+import { DatabaseError as DbError, DlqFilter, ErrorHistory, Ids, Input, ReplayRequest as RR, Tenant } from "@redrive/database"
 import {
   Cause,
   Clock,
@@ -70,7 +70,8 @@ export class InvalidBulkReplay extends Schema.TaggedError<InvalidBulkReplay>()("
 }) {}
 
 export interface ReplayOneInput {
-  readonly id: Ids.DlqId
+  /** The dead letter's id: `3` or `"3"` (a bad one is InvalidInput naming `id`). */
+  readonly id: number | string
   /** Who replays (a user, an API key name): recorded in `replayed_by` and the history entry. */
   readonly by: string
   /**
@@ -92,11 +93,14 @@ export const BulkReplay = Schema.Struct({
   filter: DlqFilter.DlqFilter,
   /** The tenant whose dead letters are replayed, or `*` for every tenant (admins only). */
   scopeTenant: Schema.Union(Schema.Literal("*"), Ids.TenantId),
-  dryRun: Schema.Boolean,
+  /** Count what matches without replaying anything (default false). */
+  dryRun: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   ratePerSec: Schema.optional(Schema.Int.pipe(Schema.between(1, 1_000_000))),
   requestedBy: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256))
 })
 export type BulkReplay = typeof BulkReplay.Type
+/** A bulk replay as callers write it: plain strings, numbers and dates. */
+export type BulkReplayInput = typeof BulkReplay.Encoded
 
 /** How a `runBulk` call ended. A failure is not an outcome: the request is marked `failed` and the error raised. */
 export type BulkRun = Data.TaggedEnum<{
@@ -126,16 +130,25 @@ export class Replay extends Context.Tag("@redrive/jobs/Replay")<Replay, {
     input: ReplayOneInput
   ) => Effect.Effect<
     ReplayOneResult,
-    DeadLetterNotFound | InvalidPayload | Limits.PayloadTooLarge | UnknownJobType | DatabaseError | InvalidRow
+    | DeadLetterNotFound
+    | InvalidPayload
+    | Limits.PayloadTooLarge
+    | UnknownJobType
+    | Input.InvalidInput
+    | DatabaseError
+    | InvalidRow
   >
   readonly createBulk: (
-    input: BulkReplay
+    input: BulkReplayInput
   ) => Effect.Effect<ReplayRequest, InvalidBulkReplay | ReplayRequestConflict | DatabaseError | InvalidRow>
-  readonly get: (id: Ids.ReplayRequestId) => Effect.Effect<ReplayRequest, ReplayRequestNotFound | DatabaseError | InvalidRow>
+  /** A request by id (a UUID string; a bad one is InvalidInput naming `id`). */
+  readonly get: (
+    id: string
+  ) => Effect.Effect<ReplayRequest, ReplayRequestNotFound | Input.InvalidInput | DatabaseError | InvalidRow>
   /** pending/running → cancelled; a request that already ended is returned unchanged. */
   readonly cancel: (
-    id: Ids.ReplayRequestId
-  ) => Effect.Effect<ReplayRequest, ReplayRequestNotFound | DatabaseError | InvalidRow>
+    id: string
+  ) => Effect.Effect<ReplayRequest, ReplayRequestNotFound | Input.InvalidInput | DatabaseError | InvalidRow>
   /** Claims the request and replays it batch by batch until done, cancelled or taken over. */
   readonly runBulk: (
     id: Ids.ReplayRequestId,
@@ -169,7 +182,9 @@ const decodeOne = Schema.decodeUnknown(Schema.Array(ReplayOneRow))
 const decodeBatch = Schema.decodeUnknown(Schema.Array(BatchRow))
 const decodeType = Schema.decodeUnknown(Schema.Array(Schema.Struct({ type: Schema.String })))
 const decodeIds = Schema.decodeUnknown(Schema.Array(Schema.Struct({ id: Ids.ReplayRequestId })))
-const validateBulk = Schema.validate(BulkReplay)
+const decodeBulk = Schema.decodeUnknown(BulkReplay)
+const decodeDlqId = Input.decode(Ids.DlqIdInput, "id")
+const decodeRequestId = Input.decode(Ids.ReplayRequestId, "id")
 const encodeFilter = Schema.encode(DlqFilter.DlqFilter)
 
 const describe = (cause: Cause.Cause<unknown>): string => {
@@ -219,15 +234,16 @@ export const make = (options: ReplayOptions = {}) =>
     })
 
     const replayOne = Effect.fn("Replay.replayOne")(function*(input: ReplayOneInput) {
-      yield* Effect.annotateCurrentSpan("dlqId", input.id)
-      const payloadJson = input.payload === undefined ? null : yield* validatePayload(input.id, input.payload)
+      const id = yield* decodeDlqId(input.id)
+      yield* Effect.annotateCurrentSpan("dlqId", id)
+      const payloadJson = input.payload === undefined ? null : yield* validatePayload(id, input.payload)
       // A tenant may replay its dead letters but not write job_dlq itself: the statement runs as
       // the runtime, pinned to the tenant.
       const [row] = yield* Tenant.onRuntime((tenant) =>
         rows(
           "Replay.replayOne",
           ReplaySql.replayOne(sql, {
-            id: input.id,
+            id,
             tenantId: Option.getOrNull(tenant),
             by: input.by,
             payloadJson,
@@ -237,7 +253,7 @@ export const make = (options: ReplayOptions = {}) =>
           decodeOne
         )
       )
-      if (row === undefined) return yield* new DeadLetterNotFound({ id: input.id })
+      if (row === undefined) return yield* new DeadLetterNotFound({ id })
       if (row.created) yield* Metric.increment(Metric.tagged(Metrics.replaysTotal, "mode", "one"))
       return { jobId: row.jobId, created: row.created } satisfies ReplayOneResult
     })
@@ -248,12 +264,12 @@ export const make = (options: ReplayOptions = {}) =>
         ([request]) => request === undefined ? Effect.fail(new ReplayRequestNotFound({ id })) : Effect.succeed(request)
       )
 
-    const get = Effect.fn("Replay.get")(function*(id: Ids.ReplayRequestId) {
-      return yield* find(id, null)
+    const get = Effect.fn("Replay.get")(function*(input: string) {
+      return yield* find(yield* decodeRequestId(input), null)
     })
 
-    const createBulk = Effect.fn("Replay.createBulk")(function*(input: BulkReplay) {
-      const valid = yield* validateBulk(input).pipe(
+    const createBulk = Effect.fn("Replay.createBulk")(function*(input: BulkReplayInput) {
+      const valid = yield* decodeBulk(input).pipe(
         Effect.mapError((e) => {
           const issue = firstIssue(e)
           return new InvalidBulkReplay({ field: issue.path.join(".") || "request", message: issue.message })
@@ -299,7 +315,8 @@ export const make = (options: ReplayOptions = {}) =>
       )
     })
 
-    const cancel = Effect.fn("Replay.cancel")(function*(id: Ids.ReplayRequestId) {
+    const cancel = Effect.fn("Replay.cancel")(function*(input: string) {
+      const id = yield* decodeRequestId(input)
       const [cancelled] = yield* Tenant.onRuntime((tenant) =>
         rows("Replay.cancel", ReplaySql.cancel(sql, id, Option.getOrNull(tenant)), decodeRequests)
       )
@@ -355,7 +372,7 @@ export const make = (options: ReplayOptions = {}) =>
       yield* Effect.annotateCurrentSpan({ replayRequestId: id, workerId })
       const claimed = yield* rows("Replay.runBulk", ReplaySql.claim(sql, id, workerId, leaseMs), Effect.succeed)
       const [key] = yield* rows("Replay.runBulk", Effect.succeed(claimed), decodeKeys)
-      if (key === undefined) return BulkRun.NotClaimed({ request: yield* get(id) })
+      if (key === undefined) return BulkRun.NotClaimed({ request: yield* find(id, null) })
       const scope = key.tenantId
       // From here the request is ours: whatever happens (even a stored filter that no longer
       // decodes) ends in `failed`, or hands the request back when interrupted.

@@ -68,7 +68,7 @@ layer(Test, { excludeTestServices: true, timeout: "120 seconds" })("circuit brea
           assert.isTrue(held.every((j) => j.attempt >= 1))
           // Other types of the same queue keep running, and new jobs of the type wait as paused.
           yield* Enqueue.many(Other, payloads(5), { tenantId })
-          const late = yield* Enqueue.one(Sync, { n: 99 }, { tenantId })
+          const { id: late } = yield* Enqueue.one(Sync, { n: 99 }, { tenantId })
           yield* eventually(Ref.get(otherRan), (n) => n === 5)
           yield* Effect.sleep("700 millis")
           const still = yield* jobsOf(Sync.name)

@@ -22,7 +22,7 @@ layer(TestDatabase.layer, { excludeTestServices: true })("enqueue", (it) => {
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       const tenantId = Factory.tenant()
-      const id = yield* Enqueue.one(SendEmail, { to: "a@example.com", subject: "hi" }, { tenantId })
+      const { id } = yield* Enqueue.one(SendEmail, { to: "a@example.com", subject: "hi" }, { tenantId })
       const [row] = yield* sql<{ queue: string; priority: number; maxAttempts: number; state: string; payload: unknown; tenantId: string }>`
         select queue, priority, max_attempts, state, payload, tenant_id from redrive.job where id = ${id}`
       assert.deepStrictEqual(row, {
@@ -64,32 +64,41 @@ layer(TestDatabase.layer, { excludeTestServices: true })("enqueue", (it) => {
         assert.strictEqual(refused._tag === "Redrive/InvalidEnqueueOption" ? refused.field : "", "tenantId")
       }
       assert.strictEqual(yield* count(`redrive.job where payload->>'subject' = '${subject}'`), 0)
-      const id = yield* Enqueue.one(SendEmail, { to: "a@b.c", subject })
+      const { id } = yield* Enqueue.one(SendEmail, { to: "a@b.c", subject })
       const [row] = yield* sql<{ tenantId: string }>`select tenant_id from redrive.job where id = ${id}`
       assert.strictEqual(row!.tenantId, "default")
     }))
 
-  it.effect("a duplicate idempotency key returns the first job while it is unfinished", () =>
+  it.effect("a duplicate idempotency key returns the first job while it is unfinished, and says so", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       const tenantId = Factory.tenant()
       const payload = { to: "k@example.com", subject: "welcome" }
-      const first = yield* Enqueue.one(SendEmail, payload, { tenantId, idempotencyKey: "welcome:42" })
-      const second = yield* Enqueue.one(SendEmail, payload, { tenantId, idempotencyKey: "welcome:42" })
-      assert.strictEqual(second, first)
-      const batch = yield* Enqueue.many(SendEmail, [payload, payload, payload], {
+      const created = yield* Enqueue.one(SendEmail, payload, { tenantId, idempotencyKey: "welcome:42" })
+      assert.isFalse(created.deduplicated)
+      const first = created.id
+      // The second payload is dropped: the first job keeps its own.
+      const again = yield* Enqueue.one(SendEmail, { ...payload, subject: "changed" }, { tenantId, idempotencyKey: "welcome:42" })
+      assert.deepStrictEqual(again, { id: first, deduplicated: true })
+      const [stored] = yield* sql<{ subject: string }>`select payload->>'subject' as subject from redrive.job where id = ${first}`
+      assert.strictEqual(stored!.subject, "welcome")
+      const results = yield* Enqueue.many(SendEmail, [payload, payload, payload, payload], {
         tenantId,
-        idempotencyKeys: ["welcome:42", "welcome:43", undefined]
+        idempotencyKeys: ["welcome:42", "welcome:43", undefined, "welcome:43"]
       })
+      // Within one batch the first payload of a key is the job, a later one is deduplicated.
+      assert.deepStrictEqual(results.map((r) => r.deduplicated), [true, false, false, true])
+      const batch = Enqueue.ids(results)
       assert.strictEqual(batch[0], first)
       assert.notStrictEqual(batch[1], first)
+      assert.strictEqual(batch[3], batch[1])
       assert.strictEqual(yield* count(`redrive.job where tenant_id = '${tenantId}' and idempotency_key like 'welcome:%'`), 2)
       // Once the first job is finished, the key is free again.
       yield* sql`update redrive.job set state = 'cancelled', completed_at = now() where id = ${first}`
-      const third = yield* Enqueue.one(SendEmail, payload, { tenantId, idempotencyKey: "welcome:42" })
+      const { id: third } = yield* Enqueue.one(SendEmail, payload, { tenantId, idempotencyKey: "welcome:42" })
       assert.notStrictEqual(third, first)
       // Same key in another tenant: a different job.
-      const otherTenant = yield* Enqueue.one(SendEmail, payload, {
+      const { id: otherTenant } = yield* Enqueue.one(SendEmail, payload, {
         idempotencyKey: "welcome:43",
         tenantId: Factory.tenant()
       })
@@ -123,7 +132,7 @@ layer(TestDatabase.layer, { excludeTestServices: true })("enqueue", (it) => {
       const sql = yield* SqlClient.SqlClient
       const Def = definitionIn(Factory.queue())
       yield* Factory.insertControl({ tenantId: "*", queue: Def.queue })
-      const id = yield* Enqueue.one(Def, payload, { tenantId: Factory.tenant() })
+      const { id } = yield* Enqueue.one(Def, payload, { tenantId: Factory.tenant() })
       const [row] = yield* sql<{ state: string }>`select state from redrive.job where id = ${id}`
       assert.strictEqual(row!.state, "paused")
     }))
@@ -139,9 +148,9 @@ layer(TestDatabase.layer, { excludeTestServices: true })("enqueue", (it) => {
       yield* Factory.insertControl({ tenantId: "*", queue: "*", type: Probing.name, state: "probing" })
       const tenantId = Factory.tenant()
       const ids = [
-        yield* Enqueue.one(Paused, payload, { tenantId }),
-        yield* Enqueue.one(Probing, payload, { tenantId }),
-        yield* Enqueue.one(Other, payload, { tenantId })
+        (yield* Enqueue.one(Paused, payload, { tenantId })).id,
+        (yield* Enqueue.one(Probing, payload, { tenantId })).id,
+        (yield* Enqueue.one(Other, payload, { tenantId })).id
       ]
       const rows = yield* sql<{ id: string; state: string }>`
         select id, state from redrive.job where id = any(${ids}::bigint[]) order by id`
@@ -153,7 +162,8 @@ layer(TestDatabase.layer, { excludeTestServices: true })("enqueue", (it) => {
       const sql = yield* SqlClient.SqlClient
       const tenantId = Factory.tenant()
       const payloads = Array.from({ length: 1000 }, (_, i) => ({ to: `u${i}@example.com`, subject: String(i) }))
-      const { result: ids, statements } = yield* recordStatements(Enqueue.many(SendEmail, payloads, { tenantId }))
+      const { result, statements } = yield* recordStatements(Enqueue.many(SendEmail, payloads, { tenantId }))
+      const ids = Enqueue.ids(result)
       assert.strictEqual(statements.length, 1, `expected one statement, got ${statements.length}`)
       assert.match(statements[0]!, /insert into redrive\.job/)
       assert.strictEqual(ids.length, 1000)

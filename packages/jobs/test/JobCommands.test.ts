@@ -80,7 +80,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "30 seconds" })("JobComma
       const job = yield* Effect.flip(commands.get({ kind: "job", id: Ids.JobId.make(987_654_321) }))
       assert.strictEqual(job._tag, "Redrive/JobNotFound")
       const dead = yield* Effect.flip(commands.get({ kind: "dead_letter", id: Ids.DlqId.make(987_654_321) }))
-      assert.strictEqual(dead._tag, "DeadLetterNotFound")
+      assert.strictEqual(dead._tag, "Redrive/DeadLetterNotFound")
     }))
 
   it.effect("cancelling an available job cancels it and records who did it and why", () =>
@@ -228,7 +228,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "30 seconds" })("JobComma
       assert.deepStrictEqual(yield* readJob(id), before)
       const [dlqId] = yield* seedDeadLetters({ queue: "rls-dlq", count: 1, tenant: a })
       const dead = yield* Effect.flip(Tenant.withTenant(b, commands.get({ kind: "dead_letter", id: dlqId! })))
-      assert.strictEqual(dead._tag, "DeadLetterNotFound")
+      assert.strictEqual(dead._tag, "Redrive/DeadLetterNotFound")
 
       const own = yield* Tenant.withTenant(a, commands.cancel({ id, by: "alice" }))
       assert.strictEqual(own.job.state, "cancelled")

@@ -129,10 +129,10 @@ layer(TestLayer, { excludeTestServices: true, timeout: "30 seconds" })("JobEntit
       const missing = Ids.DlqId.make(987_654_321)
       const notFound = yield* Effect.flip(client.replay(missing, { requestId: "missing-1", by: "alice" }))
       assert.instanceOf(notFound, DatabaseError.DeadLetterNotFound)
-      assert.strictEqual(notFound._tag === "DeadLetterNotFound" && notFound.id, missing)
+      assert.strictEqual(notFound._tag === "Redrive/DeadLetterNotFound" && notFound.id, missing)
       // Stored as the reply: the same request is answered from storage, not re-run.
       const again = yield* Effect.flip(client.replay(missing, { requestId: "missing-1", by: "alice" }))
-      assert.strictEqual(again._tag, "DeadLetterNotFound")
+      assert.strictEqual(again._tag, "Redrive/DeadLetterNotFound")
       assert.strictEqual((yield* callsFor(missing)).length, 1)
 
       const raw = yield* JobEntity.JobEntity.client

@@ -216,11 +216,11 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("Replay.r
     Effect.gen(function*() {
       const replay = yield* Replay
       const missing = yield* Effect.flip(one(987_654_321, (id) => replay.replayOne({ id, by: "alice" })))
-      assert.deepInclude(missing, { _tag: "DeadLetterNotFound", id: 987_654_321 })
+      assert.deepInclude(missing, { _tag: "Redrive/DeadLetterNotFound", id: 987_654_321 })
       const missingEdit = yield* Effect.flip(
         one(987_654_321, (id) => replay.replayOne({ id, by: "alice", payload: { to: "a@b.c" } }))
       )
-      assert.strictEqual(missingEdit._tag, "DeadLetterNotFound")
+      assert.strictEqual(missingEdit._tag, "Redrive/DeadLetterNotFound")
     }))
 
   it.effect("tenant B cannot replay tenant A's dead letter, even with its id", () =>
@@ -231,11 +231,11 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("Replay.r
       const id = firstId(yield* seedDeadLetters({ queue: "rls", count: 1, tenant: a }))
 
       const asB = yield* Effect.flip(Tenant.withTenant(b, replay.replayOne({ id, by: "mallory" })))
-      assert.strictEqual(asB._tag, "DeadLetterNotFound")
+      assert.strictEqual(asB._tag, "Redrive/DeadLetterNotFound")
       const asBEdit = yield* Effect.flip(
         Tenant.withTenant(b, replay.replayOne({ id, by: "mallory", payload: { to: "m@evil.test" } }))
       )
-      assert.strictEqual(asBEdit._tag, "DeadLetterNotFound")
+      assert.strictEqual(asBEdit._tag, "Redrive/DeadLetterNotFound")
       assert.strictEqual(yield* unreplayed([id]), 1)
 
       const asA = yield* Tenant.withTenant(a, replay.replayOne({ id, by: "alice" }))

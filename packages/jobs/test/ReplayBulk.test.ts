@@ -365,7 +365,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("Replay b
         requestedBy: "a"
       })
       const error = yield* Effect.flip(replay.runBulk(request.id, "w1"))
-      assert.strictEqual(error._tag, "DatabaseError")
+      assert.strictEqual(error._tag, "Redrive/DatabaseError")
       const failed = yield* replay.get(request.id)
       assert.deepInclude(failed, { state: "failed", replayed: 0, lockedBy: null })
       assert.include(failed.error ?? "", "job_queue_valid")

@@ -54,7 +54,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
         retry: { maxAttempts: 1 },
         classify: (e) => (e instanceof LeaseExpired ? "timeout" : undefined)
       })
-      const [settledId] = yield* Enqueue.many(Def, [{ n: 1 }], { tenantId })
+      const [settledId] = Enqueue.ids(yield* Enqueue.many(Def, [{ n: 1 }], { tenantId }))
       yield* withWorker(
         { handlers: [JobDefinition.handle(Def, () => Effect.fail(new LeaseExpired({ message: rescueMessage })))] },
         eventually(count(`redrive.job_dlq where job_id = ${settledId}`), (n) => n === 1)

@@ -33,7 +33,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
     Effect.gen(function*() {
       const Def = JobDefinition.make({ name: "ok.job", payload: Payload, queue: "q-ok" })
       const seen = yield* Ref.make<ReadonlyArray<number>>([])
-      const ids = yield* Enqueue.many(Def, [{ n: 1 }, { n: 2 }, { n: 3 }])
+      const ids = Enqueue.ids(yield* Enqueue.many(Def, [{ n: 1 }, { n: 2 }, { n: 3 }]))
       yield* withWorker(
         { handlers: [JobDefinition.handle(Def, (p) => Ref.update(seen, (s) => [...s, p.n]))] },
         eventually(count(`redrive.job where queue = 'q-ok'`), (n) => n === 0)
@@ -50,7 +50,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
         queue: "q-fail",
         retry: { maxAttempts: 3, base: 0 }
       })
-      const [id] = yield* Enqueue.many(Def, [{ n: 7 }])
+      const [id] = Enqueue.ids(yield* Enqueue.many(Def, [{ n: 7 }]))
       yield* withWorker(
         { handlers: [JobDefinition.handle(Def, (p) => Effect.fail(new Error(`upstream 42 broke for ${p.n}`)))] },
         eventually(count(`redrive.job_dlq where queue = 'q-fail'`), (n) => n === 1)
@@ -70,7 +70,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
   it.effect("a snooze keeps the attempt count and reschedules the job", () =>
     Effect.gen(function*() {
       const Def = JobDefinition.make({ name: "snoozer", payload: Payload, queue: "q-snooze" })
-      const [id] = yield* Enqueue.many(Def, [{ n: 1 }])
+      const [id] = Enqueue.ids(yield* Enqueue.many(Def, [{ n: 1 }]))
       const runs = yield* Ref.make(0)
       yield* withWorker(
         { handlers: [JobDefinition.handle(Def, () => Effect.zipRight(Ref.update(runs, (n) => n + 1), Verdict.snooze("1 hour")))] },
@@ -87,7 +87,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
   it.effect("a discard ends the job as cancelled, not dead-lettered", () =>
     Effect.gen(function*() {
       const Def = JobDefinition.make({ name: "discarder", payload: Payload, queue: "q-discard" })
-      const [id] = yield* Enqueue.many(Def, [{ n: 1 }])
+      const [id] = Enqueue.ids(yield* Enqueue.many(Def, [{ n: 1 }]))
       yield* withWorker(
         { handlers: [JobDefinition.handle(Def, () => Verdict.discard("order was cancelled"))] },
         eventually(jobRow(id!), (row) => row?.state === "cancelled")
@@ -103,7 +103,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
     Effect.gen(function*() {
       const Def = JobDefinition.make({ name: "verdicts", payload: Payload, queue: "q-verdicts", retry: { maxAttempts: 5 } })
       const retryAt = new Date(Date.now() + 3_600_000)
-      const ids = yield* Enqueue.many(Def, [{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }])
+      const ids = Enqueue.ids(yield* Enqueue.many(Def, [{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }]))
       yield* withWorker(
         {
           handlers: [JobDefinition.handle(Def, (p): Effect.Effect<void, Verdict.Verdict | JobErrors.ClassifiedError> => {
@@ -148,7 +148,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
         timeout: "200 millis",
         retry: { maxAttempts: 1 }
       })
-      const ids = yield* Enqueue.many(Def, [{ n: 1 }, { n: 2 }])
+      const ids = Enqueue.ids(yield* Enqueue.many(Def, [{ n: 1 }, { n: 2 }]))
       yield* withWorker(
         {
           handlers: [JobDefinition.handle(Def, (p) => (p.n === 1 ? Effect.never : Effect.die(new TypeError("x is undefined"))))]
@@ -185,7 +185,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
   it.effect("the history is capped: first entry, a dropped counter, the newest", () =>
     Effect.gen(function*() {
       const Def = JobDefinition.make({ name: "flaky", payload: Payload, queue: "q-cap", retry: { maxAttempts: 12, base: 0 } })
-      const [id] = yield* Enqueue.many(Def, [{ n: 1 }])
+      const [id] = Enqueue.ids(yield* Enqueue.many(Def, [{ n: 1 }]))
       yield* withWorker(
         { handlers: [JobDefinition.handle(Def, () => Effect.fail(new Error("nope")))], historyCap: 5 },
         eventually(count(`redrive.job_dlq where queue = 'q-cap'`), (n) => n === 1)
@@ -256,7 +256,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
   it.effect("graceful shutdown lets short jobs finish and releases the leases of long ones", () =>
     Effect.gen(function*() {
       const Def = JobDefinition.make({ name: "long.job", payload: Payload, queue: "q-shutdown" })
-      const ids = yield* Enqueue.many(Def, [{ n: 1 }, { n: 2 }])
+      const ids = Enqueue.ids(yield* Enqueue.many(Def, [{ n: 1 }, { n: 2 }]))
       const started = yield* Ref.make(0)
       yield* withWorker(
         {

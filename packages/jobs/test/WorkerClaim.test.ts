@@ -104,7 +104,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "90 seconds" })(
   it.effect("two workers racing on one queue run each job exactly once, never twice at once", () =>
     Effect.gen(function*() {
       const Def = JobDefinition.make({ name: "race.job", payload: Payload, queue: F.queue() })
-      const ids = yield* Enqueue.many(Def, Array.from({ length: 300 }, (_, n) => ({ n })), { tenantId: F.tenant() })
+      const ids = Enqueue.ids(yield* Enqueue.many(Def, Array.from({ length: 300 }, (_, n) => ({ n })), { tenantId: F.tenant() }))
       const starts = yield* Ref.make<ReadonlyArray<Start>>([])
       const running = new Set<number>()
       const handler = JobDefinition.handle(Def, (_, ctx) =>
@@ -143,8 +143,8 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "90 seconds" })(
       const tenantId = F.tenant()
       const Def = JobDefinition.make({ name: "lock.job", payload: Payload, queue: F.queue() })
       // The locked job is the most urgent: a claim that waits for locks would wait on it first.
-      const lockedId = yield* Enqueue.one(Def, { n: 0 }, { tenantId, priority: 1 })
-      const others = yield* Enqueue.many(Def, Array.from({ length: 5 }, (_, i) => ({ n: i + 1 })), { tenantId })
+      const { id: lockedId } = yield* Enqueue.one(Def, { n: 0 }, { tenantId, priority: 1 })
+      const others = Enqueue.ids(yield* Enqueue.many(Def, Array.from({ length: 5 }, (_, i) => ({ n: i + 1 })), { tenantId }))
       const locked = yield* Deferred.make<void>()
       const release = yield* Deferred.make<void>()
       const holder = yield* sql.withTransaction(

@@ -137,7 +137,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
       yield* withWorker(
         { handlers: [handler], lease: "600 millis", keepCompleted: true, workerId },
         Effect.gen(function*() {
-          const id = yield* Enqueue.one(Def, { n: 1 }, { tenantId: F.tenant() })
+          const { id } = yield* Enqueue.one(Def, { n: 1 }, { tenantId: F.tenant() })
           yield* Deferred.await(started)
           const samples: Array<Lease> = []
           // Every 300 ms while the handler runs: a rescue pass, then the lease as the database sees it.
@@ -206,7 +206,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
         classify: () => "upstream_down"
       })
       // a: the rescuer moves it first; b: the worker does; c and d: both at the same moment.
-      const [a, b, c, d] = yield* Enqueue.many(Def, [{ n: 0 }, { n: 1 }, { n: 2 }, { n: 3 }], { tenantId })
+      const [a, b, c, d] = Enqueue.ids(yield* Enqueue.many(Def, [{ n: 0 }, { n: 1 }, { n: 2 }, { n: 3 }], { tenantId }))
       const ids = [a!, b!, c!, d!]
       const started = yield* Ref.make(0)
       const finish = yield* Effect.forEach(ids, () => Deferred.make<void>())

@@ -115,7 +115,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
         }
       })
       const tenantId = Factory.tenant()
-      const [external, other] = yield* Enqueue.many(Def, [{ external: true }, { external: false }], { tenantId })
+      const [external, other] = Enqueue.ids(yield* Enqueue.many(Def, [{ external: true }, { external: false }], { tenantId }))
       const ids = [external!, other!]
       const handler = JobDefinition.handle(Def, (p) =>
         Effect.fail(
@@ -170,7 +170,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
       })
       const tenantId = Factory.tenant()
       const failures = ["validation", "rate_limit", "timed_out", "external"] as const
-      const ids = yield* Enqueue.many(Def, failures.map((failure) => ({ failure })), { tenantId })
+      const ids = Enqueue.ids(yield* Enqueue.many(Def, failures.map((failure) => ({ failure })), { tenantId }))
       const handler = JobDefinition.handle(Def, (p): Effect.Effect<void, JobErrors.ClassifiedError | Error> => {
         switch (p.failure) {
           case "validation":
@@ -214,7 +214,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
         retry: { maxAttempts: 2, base: "1 hour", jitter: "none", rateLimit: { maxWaits: 2 } }
       })
       const tenantId = Factory.tenant()
-      const id = yield* Enqueue.one(Def, {}, { tenantId })
+      const { id } = yield* Enqueue.one(Def, {}, { tenantId })
       // As an HTTP client reports it: a 429 with a Retry-After of ten minutes.
       const tooMany = () => Object.assign(new Error("Too Many Requests"), { status: 429, headers: { "retry-after": "600" } })
       const handler = JobDefinition.handle(Def, () => Effect.fail(tooMany()))
@@ -284,7 +284,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
         payload: Schema.Struct({}),
         retry: { maxAttempts: 1, base: "10 minutes", jitter: "none" }
       })
-      const id = yield* Enqueue.one(Def, {}, { tenantId: Factory.tenant() })
+      const { id } = yield* Enqueue.one(Def, {}, { tenantId: Factory.tenant() })
       const handler = JobDefinition.handle(Def, () => Effect.fail(new JobErrors.RateLimitError({ message: "slow down" })))
       const row = yield* withWorker(
         { handlers: [handler] },
@@ -314,7 +314,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
         payload: Schema.Struct({}),
         retry: { maxAttempts: 5, base: "1 hour" }
       })
-      const id = yield* Enqueue.one(Def, {}, { tenantId: Factory.tenant() })
+      const { id } = yield* Enqueue.one(Def, {}, { tenantId: Factory.tenant() })
       // Our upstream reports a refused card as a 503 with this code: it is final, not an outage.
       const refused = Classify.rule("cardRefused", (error) =>
         error instanceof Error && "code" in error && error.code === "card_refused" ? Option.some({ errorClass: "validation" }) : Option.none())

@@ -55,7 +55,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
       yield* withWorker(
         { handlers: [handler], keepCompleted: true },
         Effect.gen(function*() {
-          const id = yield* Enqueue.one(Def, { n: 1 }, { tenantId: F.tenant() })
+          const { id } = yield* Enqueue.one(Def, { n: 1 }, { tenantId: F.tenant() })
           const failed = Option.getOrThrow(
             yield* eventually(jobRow(id), (row) => Option.isSome(row) && row.value.errorHistory.length === 1)
           )
@@ -76,7 +76,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
       yield* withWorker(
         { handlers: [handler], keepCompleted: true },
         Effect.gen(function*() {
-          const id = yield* Enqueue.one(Def, { n: 1 }, { tenantId: F.tenant() })
+          const { id } = yield* Enqueue.one(Def, { n: 1 }, { tenantId: F.tenant() })
           const snoozed = Option.getOrThrow(
             yield* eventually(jobRow(id), (row) => Option.isSome(row) && row.value.errorHistory.length === 1)
           )
@@ -102,7 +102,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
       yield* withWorker(
         { handlers: [handler], keepCompleted: true },
         Effect.gen(function*() {
-          const id = yield* Enqueue.one(Def, { n: 1 }, { tenantId: F.tenant() })
+          const { id } = yield* Enqueue.one(Def, { n: 1 }, { tenantId: F.tenant() })
           const at = yield* Deferred.await(asked)
           const failed = Option.getOrThrow(
             yield* eventually(jobRow(id), (row) => Option.isSome(row) && row.value.errorHistory.length === 1)
@@ -123,7 +123,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
         Effect.gen(function*() {
           // Enqueued while the worker runs: the enqueue's wake-up must not make it due either.
           const runAt = new Date(Date.now() + 1500)
-          const id = yield* Enqueue.one(Def, { n: 1 }, { tenantId: F.tenant(), runAt })
+          const { id } = yield* Enqueue.one(Def, { n: 1 }, { tenantId: F.tenant(), runAt })
           const row = Option.getOrThrow(yield* jobRow(id))
           assert.strictEqual(row.runAt.getTime(), runAt.getTime())
           assert.strictEqual(row.attempt, 0)

@@ -71,7 +71,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("worker s
   it.effect("with keepCompleted, a job that succeeds at once is kept as completed with its lease cleared", () =>
     Effect.gen(function*() {
       const Def = definition()
-      const id = yield* Enqueue.one(Def, payload, { tenantId: Factory.tenant() })
+      const { id } = yield* Enqueue.one(Def, payload, { tenantId: Factory.tenant() })
       const row = yield* withWorker(
         { handlers: [JobDefinition.handle(Def, () => Effect.void)], keepCompleted: true },
         settled(id)
@@ -84,7 +84,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("worker s
   it.effect("with keepCompleted, a job that succeeds after a retry is kept as completed with its lease cleared", () =>
     Effect.gen(function*() {
       const Def = definition({ retry: { maxAttempts: 3, base: 0 } })
-      const id = yield* Enqueue.one(Def, payload, { tenantId: Factory.tenant() })
+      const { id } = yield* Enqueue.one(Def, payload, { tenantId: Factory.tenant() })
       const handler = JobDefinition.handle(Def, (_, ctx) => ctx.attempt === 1 ? Effect.fail(new Error("flaky")) : Effect.void)
       const row = yield* withWorker({ handlers: [handler], keepCompleted: true }, settled(id))
       assert.isDefined(row, "the completed job was deleted")
@@ -107,7 +107,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("worker s
       yield* channel({ tenantId, events: ["replay.finished"] })
       yield* channel({ tenantId, minPriority: 4 })
 
-      const id = yield* Enqueue.one(Def, payload, { tenantId })
+      const { id } = yield* Enqueue.one(Def, payload, { tenantId })
       yield* withWorker(
         { handlers: [JobDefinition.handle(Def, () => Effect.fail(new Error("mailbox 42 is full")))] },
         eventually(count(`redrive.job_dlq where job_id = ${id}`), (n) => n === 1)
@@ -196,7 +196,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("worker s
         retry: { maxAttempts: 2, base: "300 millis", jitter: "none" }
       })
       const messages = ["upstream 503 for order 17", "upstream 503 for order 42", "upstream 503 for invoice 17"]
-      const ids = yield* Enqueue.many(Def, messages.map((message) => ({ message })), { tenantId: Factory.tenant() })
+      const ids = Enqueue.ids(yield* Enqueue.many(Def, messages.map((message) => ({ message })), { tenantId: Factory.tenant() }))
       yield* withWorker(
         { handlers: [JobDefinition.handle(Def, (p) => Effect.fail(new Error(p.message)))] },
         eventually(count(`redrive.job_dlq where queue = '${Def.queue}'`), (n) => n === 3)
@@ -226,7 +226,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("worker s
       const Def = definition({ retry: { maxAttempts: 1 } })
       const message = "é".repeat(500_000)
       const stack = `Error: ${message}\n    at handler (job.ts:1:1)`
-      const id = yield* Enqueue.one(Def, payload, { tenantId: Factory.tenant() })
+      const { id } = yield* Enqueue.one(Def, payload, { tenantId: Factory.tenant() })
       yield* withWorker(
         { handlers: [JobDefinition.handle(Def, () => Effect.fail(Object.assign(new Error(message), { stack })))] },
         eventually(count(`redrive.job_dlq where job_id = ${id}`), (n) => n === 1)
@@ -252,7 +252,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("worker s
       const Def = definition({ retry: { maxAttempts: 1 } })
       const owner = Factory.tenant()
       const attacker = Factory.tenant()
-      const [jobId] = yield* Enqueue.many(Def, [payload], { tenantId: owner })
+      const [jobId] = Enqueue.ids(yield* Enqueue.many(Def, [payload], { tenantId: owner }))
       // The attack, simulated as the owner: a dead letter of the attacker's, under the victim's job id.
       yield* Factory.insertDeadLetter({ tenantId: attacker, jobId: jobId! })
       yield* withWorker(
@@ -268,7 +268,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("worker s
       const sql = yield* SqlClient.SqlClient
       const Def = definition({ retry: { maxAttempts: 1 } })
       const tenantId = Factory.tenant()
-      const [jobId] = yield* Enqueue.many(Def, [payload], { tenantId })
+      const [jobId] = Enqueue.ids(yield* Enqueue.many(Def, [payload], { tenantId }))
       // A dead letter under the job's own (tenant, id) already: the move cannot write its row.
       const existing = yield* Factory.insertDeadLetter({ tenantId, jobId: jobId! })
       const logged: Array<string> = []
@@ -330,7 +330,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("worker s
     Effect.gen(function*() {
       const Def = definition({ retry: { maxAttempts: 3, base: 0 } })
       const tenantId = Factory.tenant()
-      const id = yield* Enqueue.one(Def, payload, { tenantId })
+      const { id } = yield* Enqueue.one(Def, payload, { tenantId })
       let runs = 0
       // Run 1 fails (unknown), run 2 snoozes (its attempt given back), run 3 succeeds as attempt 2.
       const handler = JobDefinition.handle(Def, (): Effect.Effect<void, Error | Verdict.Verdict> => {
@@ -346,7 +346,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("worker s
     Effect.gen(function*() {
       const Def = definition()
       const tenantId = Factory.tenant()
-      const id = yield* Enqueue.one(Def, payload, { tenantId })
+      const { id } = yield* Enqueue.one(Def, payload, { tenantId })
       let runs = 0
       const handler = JobDefinition.handle(Def, () => {
         runs++

@@ -1,0 +1,94 @@
+/**
+ * The two layers a service runs Redrive with, so nobody assembles the services by hand:
+ *
+ * - `Redrive.layer(options)`: what an API process needs: the database (runtime and tenant
+ *   pools), enqueue (it needs only the SqlClient), dead-letter pages (JobDlqRepo), replay (one
+ *   and bulk), operator commands (JobCommands), controls (ControlRepo) and the job registry
+ *   replay validates edited payloads with. Nothing runs in the background.
+ * - `Redrive.layerWorker(options)`: the same, plus a worker for the given handlers, maintenance
+ *   (elected: one process per database runs it) and the bulk-replay runner.
+ *
+ * Both read the database settings from the environment (`Database.config`: DATABASE_URL, …)
+ * unless `database` is given, and the cursor-signing key from REDRIVE_CURSOR_SECRET unless
+ * `cursorSecret` is given: cursors leave the process, so the key is required.
+ */
+import type { SqlClient } from "@effect/sql"
+import type { PgClient } from "@effect/sql-pg"
+import { ControlRepo, Database, JobDlqRepo, JobRepo, type TenantSessions } from "@redrive/database"
+import { type ConfigError, Layer, Option, type Redacted } from "effect"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as JobCommands from "./JobCommands.js"
+import type { AnyJobDefinition, HandlersContext, JobHandler } from "./JobDefinition.js"
+import * as JobRegistry from "./JobRegistry.js"
+import * as Replay from "./Replay.js"
+import * as ReplayRunner from "./ReplayRunner.js"
+import * as Worker from "./Worker.js"
+
+export interface RedriveOptions {
+  /**
+   * Every job type this process enqueues, inspects or replays: replay validates an edited
+   * payload with its type's Schema. A worker's handlers' definitions are added to these.
+   */
+  readonly definitions?: ReadonlyArray<AnyJobDefinition>
+  /** The database; default `Database.config` (DATABASE_URL, DATABASE_POOL_SIZE, DATABASE_TENANT_*). */
+  readonly database?: Database.DatabaseConfig
+  /** Signs dead-letter page cursors (≥ 16 characters); default REDRIVE_CURSOR_SECRET. */
+  readonly cursorSecret?: Redacted.Redacted<string>
+  readonly replay?: Replay.ReplayOptions
+  readonly commands?: JobCommands.JobCommandsOptions
+}
+
+export interface RedriveWorkerOptions<H extends ReadonlyArray<JobHandler<unknown>>>
+  extends RedriveOptions, Worker.WorkerOptions<H>
+{
+  /** The bulk-replay runner (on by default): `false` leaves bulk replays to other processes. */
+  readonly replayRunner?: ReplayRunner.ReplayRunnerOptions | false
+}
+
+/** What `layer` provides. */
+export type Services =
+  | PgClient.PgClient
+  | SqlClient.SqlClient
+  | TenantSessions.TenantSessions
+  | JobRegistry.JobRegistry
+  | JobRepo.JobRepo
+  | JobDlqRepo.JobDlqRepo
+  | ControlRepo.ControlRepo
+  | Replay.Replay
+  | JobCommands.JobCommands
+
+const database = (options: RedriveOptions) =>
+  options.database === undefined ? Database.layerConfig : Database.layer(options.database)
+
+const deadLetters = (options: RedriveOptions) =>
+  Option.match(Option.fromNullable(options.cursorSecret), {
+    onNone: () => JobDlqRepo.JobDlqRepo.Default,
+    onSome: JobDlqRepo.layerWithSecret
+  })
+
+/** Everything an API process needs; nothing runs in the background. */
+export const layer = (options: RedriveOptions = {}): Layer.Layer<Services, SqlError | ConfigError.ConfigError> =>
+  Layer.mergeAll(Replay.layer(options.replay), JobCommands.layer(options.commands)).pipe(
+    Layer.provideMerge(Layer.mergeAll(
+      JobRegistry.layer(options.definitions ?? []),
+      JobRepo.JobRepo.Default,
+      deadLetters(options),
+      ControlRepo.ControlRepo.Default
+    )),
+    Layer.provideMerge(database(options))
+  )
+
+/**
+ * `layer` plus a worker for `handlers`, maintenance and the bulk-replay runner: the layer of a
+ * worker process. It runs while its scope is open (`Layer.launch` in a main); the handlers'
+ * requirements are its requirements.
+ */
+export const layerWorker = <const H extends ReadonlyArray<JobHandler<unknown>>>(
+  options: RedriveWorkerOptions<H>
+): Layer.Layer<Services, SqlError | ConfigError.ConfigError, HandlersContext<H>> => {
+  const definitions = [...(options.definitions ?? []), ...options.handlers.map((h) => h.definition)]
+  const runner = options.replayRunner === false ? Layer.empty : ReplayRunner.layer(options.replayRunner ?? {})
+  return Layer.mergeAll(Worker.layer(options), runner).pipe(
+    Layer.provideMerge(layer({ ...options, definitions }))
+  )
+}
