@@ -66,8 +66,7 @@ const deadLetters = (options: RedriveOptions) =>
     onSome: JobDlqRepo.layerWithSecret
   })
 
-/** Everything an API process needs; nothing runs in the background. */
-export const layer = (options: RedriveOptions = {}): Layer.Layer<Services, SqlError | ConfigError.ConfigError> =>
+const base = (options: RedriveOptions): Layer.Layer<Services, SqlError | ConfigError.ConfigError> =>
   Layer.mergeAll(Replay.layer(options.replay), JobCommands.layer(options.commands)).pipe(
     Layer.provideMerge(Layer.mergeAll(
       JobRegistry.layer(options.definitions ?? []),
@@ -79,13 +78,41 @@ export const layer = (options: RedriveOptions = {}): Layer.Layer<Services, SqlEr
   )
 
 /**
- * `layer` plus a worker for `handlers`, maintenance and the bulk-replay runner: the layer of a
- * worker process. It runs while its scope is open (`Layer.launch` in a main); the handlers'
- * requirements are its requirements.
+ * Your own services, built over Redrive's (a repository of your tables needs its SqlClient):
+ * `services: InvoiceRepo.Default`. They are provided to the worker's handlers and output with
+ * the rest.
  */
-export const layerWorker = <const H extends ReadonlyArray<JobHandler<unknown>>>(
+export interface WithServices<ROut, E, RIn> {
+  readonly services?: Layer.Layer<ROut, E, RIn>
+}
+
+type BuildError = SqlError | ConfigError.ConfigError
+
+/** Everything an API process needs (and `services`, built over it); nothing runs in the background. */
+export function layer(options?: RedriveOptions): Layer.Layer<Services, BuildError>
+export function layer<ROut, E, RIn>(
+  options: RedriveOptions & { readonly services: Layer.Layer<ROut, E, RIn> }
+): Layer.Layer<Services | ROut, BuildError | E, Exclude<RIn, Services>>
+export function layer(
+  options: RedriveOptions & WithServices<never, unknown, unknown> = {}
+): Layer.Layer<never, unknown, unknown> {
+  return options.services === undefined ? base(options) : options.services.pipe(Layer.provideMerge(base(options)))
+}
+
+/**
+ * `layer` plus a worker for `handlers`, maintenance and the bulk-replay runner: the layer of a
+ * worker process. It runs while its scope is open (`Layer.launch` in a main). What the handlers
+ * need and neither Redrive nor `services` provides is its requirement.
+ */
+export function layerWorker<const H extends ReadonlyArray<JobHandler<unknown>>>(
   options: RedriveWorkerOptions<H>
-): Layer.Layer<Services, SqlError | ConfigError.ConfigError, HandlersContext<H>> => {
+): Layer.Layer<Services, BuildError, Exclude<HandlersContext<H>, Services>>
+export function layerWorker<const H extends ReadonlyArray<JobHandler<unknown>>, ROut, E, RIn>(
+  options: RedriveWorkerOptions<H> & { readonly services: Layer.Layer<ROut, E, RIn> }
+): Layer.Layer<Services | ROut, BuildError | E, Exclude<HandlersContext<H> | RIn, Services | ROut>>
+export function layerWorker(
+  options: RedriveWorkerOptions<ReadonlyArray<JobHandler<unknown>>> & WithServices<never, unknown, unknown>
+): Layer.Layer<never, unknown, unknown> {
   const definitions = [...(options.definitions ?? []), ...options.handlers.map((h) => h.definition)]
   const runner = options.replayRunner === false ? Layer.empty : ReplayRunner.layer(options.replayRunner ?? {})
   return Layer.mergeAll(Worker.layer(options), runner).pipe(

@@ -299,7 +299,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("worker s
       })
       const tenantId = Factory.tenant()
       const payloads: ReadonlyArray<typeof Def.payload.Type> = [{ verdict: "snooze" }, { verdict: "discard" }]
-      const [snoozed, discarded] = yield* Enqueue.many(Def, payloads, { tenantId })
+      const [snoozed, discarded] = Enqueue.ids(yield* Enqueue.many(Def, payloads, { tenantId }))
       const handler = JobDefinition.handle(Def, (p): Effect.Effect<void, Verdict.Verdict> =>
         p.verdict === "snooze" ? Effect.fail(Verdict.snooze("1 hour", "export not ready")) : Effect.fail(Verdict.discard("order cancelled")))
       const rows = yield* withWorker(
