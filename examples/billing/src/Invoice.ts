@@ -7,6 +7,9 @@ export type InvoiceId = typeof InvoiceId.Type
 
 export const InvoiceStatus = Schema.Literal("open", "paid", "refused")
 
+/** A Date from the database, an ISO string over HTTP (decoded from either, encoded as the string). */
+const Timestamp = Schema.Union(Schema.Date, Schema.DateFromSelf)
+
 export class Invoice extends Schema.Class<Invoice>("Invoice")({
   id: InvoiceId,
   tenantId: Schema.String,
@@ -14,8 +17,8 @@ export class Invoice extends Schema.Class<Invoice>("Invoice")({
   amountCents: Schema.Int,
   status: InvoiceStatus,
   paymentRef: Schema.NullOr(Schema.String),
-  createdAt: Schema.DateFromSelf,
-  paidAt: Schema.NullOr(Schema.DateFromSelf)
+  createdAt: Timestamp,
+  paidAt: Schema.NullOr(Timestamp)
 }) {}
 
 /** What a client sends to open an invoice. */

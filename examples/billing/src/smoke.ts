@@ -100,7 +100,7 @@ const program = Effect.gen(function*() {
   yield* Effect.gen(function*() {
     // Migrate as the administrator, then run as the runtime role (the local server trusts it).
     yield* Effect.all([MigrationRunner.up(), MigrationRunner.up(source)]).pipe(
-      Effect.provide(Database.layer({ url: Redacted.make(databaseUrl), maxConnections: 1, administrator: true })),
+      Effect.provide(Database.layer({ url: Redacted.make(databaseUrl), maxConnections: 2, administrator: true })),
       Effect.provide(NodeContext.layer),
       Effect.scoped
     )
