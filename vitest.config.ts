@@ -1,6 +1,10 @@
 import { defineConfig } from "vitest/config"
 
 export default defineConfig({
+  // The workspace packages' sources, not their dist/ (which a clean clone has not built): see the
+  // "@redrive/source" condition in the packages' exports and tsconfig.base.json. Tests run in
+  // vite's ssr environment, so its resolve conditions are the ones that count.
+  ssr: { resolve: { conditions: ["@redrive/source"] } },
   test: {
     // REDRIVE_TEST_INCLUDE: the test-command test runs this very config over a known-failing fixture.
     include: [process.env.REDRIVE_TEST_INCLUDE ?? "packages/*/test/**/*.test.ts"],

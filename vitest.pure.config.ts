@@ -30,6 +30,8 @@ const unloadableFileFails: Reporter = {
 // The pure modules' tests: no database, no globalSetup. Stryker runs these (`pnpm test:mutation`);
 // the same files also run in the main suite through vitest.config.ts.
 export default defineConfig({
+  // The workspace packages' sources, not their dist/: see vitest.config.ts.
+  ssr: { resolve: { conditions: ["@redrive/source"] } },
   test: {
     include: [
       "packages/jobs/test/RetryPolicy.test.ts",

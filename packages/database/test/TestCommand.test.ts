@@ -83,7 +83,7 @@ describe("importing Redrive", () => {
       const result = yield* Effect.async<{ readonly before: unknown; readonly after: unknown }, Error>((resume) => {
         execFile(
           process.execPath,
-          ["--import", "tsx", "--input-type=module", "-e", script],
+          ["--conditions=@redrive/source", "--import", "tsx", "--input-type=module", "-e", script],
           { cwd: root, timeout: 60_000 },
           (error, stdout, stderr) =>
             resume(error ? Effect.fail(new Error(`${error.message}\n${stderr}`)) : Effect.try(() => JSON.parse(stdout.trim().split("\n").pop()!)))

@@ -22,7 +22,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "90 seconds" })(
       yield* sql`create table crash_log (n int not null, pid int not null)`
       yield* Enqueue.many(CrashJob, Array.from({ length: N }, (_, n) => ({ n })))
 
-      const child = spawn(process.execPath, ["--import", "tsx", childScript], {
+      const child = spawn(process.execPath, ["--conditions=@redrive/source", "--import", "tsx", childScript], {
         env: { ...process.env, CRASH_DATABASE_URL: Redacted.value(info.url) },
         stdio: "ignore"
       })

@@ -19,7 +19,7 @@ export interface WorkerProcess {
 /** Starts workerProcess.ts against `url` with extra env; it is SIGKILLed when the scope closes. */
 export const spawnWorker = (url: Redacted.Redacted, env: Record<string, string> = {}) =>
   Effect.gen(function*() {
-    const child = spawn(process.execPath, ["--import", "tsx", workerScript], {
+    const child = spawn(process.execPath, ["--conditions=@redrive/source", "--import", "tsx", workerScript], {
       env: { ...process.env, ...env, WORKER_DATABASE_URL: Redacted.value(url) },
       stdio: ["ignore", "pipe", "pipe"]
     })

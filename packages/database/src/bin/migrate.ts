@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * `pnpm migrate up | status [--source NAME --dir PATH]`: migrates the database at DATABASE_URL, or
  * the embedded default. Without options, Redrive's own migrations; with them, a service's own

@@ -10,7 +10,8 @@
  */
 import { FileSystem, Path } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
-import { Config, Effect, Schema } from "effect"
+import { Config, Effect, Option, Schema } from "effect"
+import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { MigrationFailed, MigrationRefused } from "./MigrationError.js"
 import { loadDirectory, type MigrationFile } from "./MigrationFile.js"
@@ -18,9 +19,17 @@ import { loadDirectory, type MigrationFile } from "./MigrationFile.js"
 /** Two-key advisory lock space: disjoint from @effect/cluster's single-key shard locks. */
 const lockKey = [0x5244_5256, 1] as const
 
-/** `migrations/` at the repository root, or REDRIVE_MIGRATIONS_DIR. */
-export const directory = Config.string("REDRIVE_MIGRATIONS_DIR").pipe(
-  Config.withDefault(fileURLToPath(new URL("../../../../migrations", import.meta.url)))
+/**
+ * Redrive's migrations: REDRIVE_MIGRATIONS_DIR, else the package's own `migrations/` (copied in
+ * from the repository root when the package is packed, so an installed package has its SQL),
+ * else `migrations/` at the repository root, the single source of truth in the workspace. Both
+ * src/migrations/ and dist/migrations/ are two levels below the package folder.
+ */
+export const directory = Config.option(Config.string("REDRIVE_MIGRATIONS_DIR")).pipe(
+  Config.map(Option.getOrElse(() => {
+    const packaged = fileURLToPath(new URL("../../migrations", import.meta.url))
+    return existsSync(packaged) ? packaged : fileURLToPath(new URL("../../../../migrations", import.meta.url))
+  }))
 )
 
 /** Redrive's own migrations; a service names its own source. */

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * `pnpm demo`: Redrive's failure path in a dozen seconds. On DATABASE_URL, or the embedded
  * default: migrate, enqueue 1000 jobs of three types for tenant `demo`, run one worker while
