@@ -2,7 +2,7 @@
 import { Data, Effect, Redacted } from "effect"
 import pg from "pg"
 
-export class AdminError extends Data.TaggedError("AdminError")<{ readonly message: string; readonly code?: string }> {}
+export class AdminError extends Data.TaggedError("Redrive/AdminError")<{ readonly message: string; readonly code?: string }> {}
 
 const adminError = (text: string) => (cause: unknown) => {
   const code = typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : undefined

@@ -21,7 +21,7 @@ import { adminQuery, type AdminSession, adminSession, quoteIdent } from "./Admin
 import * as Cleanup from "./Cleanup.js"
 
 /** The template's migrations did not finish in time. */
-export class TemplateTimeout extends Schema.TaggedError<TemplateTimeout>()("TemplateTimeout", {
+export class TemplateTimeout extends Schema.TaggedError<TemplateTimeout>()("Redrive/TemplateTimeout", {
   database: Schema.String,
   message: Schema.String
 }) {}
@@ -121,7 +121,7 @@ const buildTemplate = (adminUrl: Redacted.Redacted, name: string, sources: Reado
     yield* underLock(adminUrl, (session) =>
       session.query(`alter database ${quoteIdent(building)} rename to ${quoteIdent(name)}`).pipe(
         // Another run may have finished the same template first: keep theirs.
-        Effect.catchTag("AdminError", (e) =>
+        Effect.catchTag("Redrive/AdminError", (e) =>
           e.code === "42P04"
             ? session.query(`drop database if exists ${quoteIdent(building)} with (force)`)
             : Effect.fail(e)),
