@@ -108,7 +108,7 @@ describe("test setup for a service", () => {
         migrations: [{ source: "redrive", directory: yield* MigrationRunner.directory }],
         cleanup: false
       })))
-      assert.strictEqual(error._tag, "MigrationRefused")
+      assert.strictEqual(error._tag, "Redrive/MigrationRefused")
     }))
 
   it.live("cleanup drops an old unused template and a dead run's database, and nothing in use or recent", () =>
