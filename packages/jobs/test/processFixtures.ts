@@ -32,7 +32,7 @@ export const spawnWorker = (url: Redacted.Redacted, env: Record<string, string> 
       if (child.signalCode !== null) return resume(Effect.succeed(child.signalCode))
       child.once("exit", (code, signal) => resume(Effect.succeed(code ?? signal ?? -1)))
     })
-    const waitFor = (pattern: RegExp, timeoutMs = 30_000) =>
+    const waitFor = (pattern: RegExp, timeoutMs = 60_000) =>
       Effect.suspend(() => (pattern.test(output) ? Effect.succeed(Date.now()) : Effect.fail("no match" as const))).pipe(
         Effect.retry({ schedule: Schedule.spaced("20 millis"), until: () => child.exitCode !== null }),
         Effect.timeoutFail({ duration: timeoutMs, onTimeout: () => "timeout" as const }),
@@ -41,5 +41,5 @@ export const spawnWorker = (url: Redacted.Redacted, env: Record<string, string> 
     return { child, pid: child.pid ?? -1, output: () => output, waitFor, exited } satisfies WorkerProcess
   })
 
-/** Child processes start under tsx: seconds each on a loaded 2-core machine. */
-export const processTestTimeout = 90_000
+/** Child processes start under tsx: seconds each, tens of seconds on a 2-core machine at load 15+. */
+export const processTestTimeout = 150_000
