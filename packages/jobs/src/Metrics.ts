@@ -51,3 +51,8 @@ export const replayRequestsTotal = Metric.counter("redrive_replay_requests_total
   description: "bulk replay requests finished, by state",
   incremental: true
 })
+
+export const rowsPruned = Metric.counter("redrive_rows_pruned_total", {
+  description: "rows deleted by the pruner past their retention, by kind",
+  incremental: true
+})
