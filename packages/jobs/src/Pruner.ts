@@ -62,6 +62,9 @@ export const defaultRetention: { readonly [K in RetentionKind]: Duration.Duratio
   clusterMessages: Duration.days(7)
 }
 
+/** A retention per kind; a kind left out takes its environment variable, else its default. */
+export type RetentionSettings = { readonly [K in RetentionKind]?: Retention }
+
 export interface PrunerOptions {
   /** Time between passes (default 1 minute); the first pass runs one interval after taking the lead. */
   readonly interval?: Duration.DurationInput
@@ -70,7 +73,7 @@ export interface PrunerOptions {
   /** Statements per kind per pass at most (default 10); what is left goes on the next pass. */
   readonly maxBatches?: number
   /** Per kind; a kind left out takes `REDRIVE_RETENTION_<KIND>`, else its default. */
-  readonly retention?: { readonly [K in RetentionKind]?: Retention }
+  readonly retention?: RetentionSettings
   /** The table prefix of @effect/cluster's SqlMessageStorage (default `cluster`). */
   readonly clusterTablePrefix?: string
 }
@@ -109,7 +112,7 @@ const retentionConfig = (kind: RetentionKind): Config.Config<Option.Option<Reten
   )
 
 /** Every `REDRIVE_RETENTION_*` that is set. */
-export const config: Config.Config<{ readonly [K in RetentionKind]?: Retention }> = Config.map(
+export const config: Config.Config<RetentionSettings> = Config.map(
   Config.all(Object.fromEntries(retentionKinds.map((kind) => [kind, retentionConfig(kind)])) as {
     readonly [K in RetentionKind]: Config.Config<Option.Option<Retention>>
   }),
