@@ -56,3 +56,7 @@ export const rowsPruned = Metric.counter("redrive_rows_pruned_total", {
   description: "rows deleted by the pruner past their retention, by kind",
   incremental: true
 })
+export const jobsRerun = Metric.counter("redrive_jobs_rerun_total", {
+  description: "completed or cancelled jobs run again (JobCommands.rerun)",
+  incremental: true
+})
