@@ -203,8 +203,7 @@ const decodeJob = Schema.decodeUnknown(JobModel.Job)
 const decodeActor = Input.decode(Actor, "by")
 const decodeRequestKey = Input.decode(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256)), "requestId")
 const decodeRerun = Schema.decodeUnknown(Schema.Struct({
-  id: Ids.JobIdInput,
-  state: Schema.String,
+  state: Schema.NullOr(Schema.String),
   jobId: Schema.NullOr(Ids.JobIdInput),
   keySource: Schema.NullOr(Ids.JobIdInput),
   created: Schema.Boolean
@@ -347,11 +346,13 @@ export const make = (options: JobCommandsOptions = {}) =>
           () => once
         )
       )
-      if (row === undefined) return yield* new JobNotFound({ id })
+      if (row === undefined) return yield* Effect.dieMessage("the rerun statement returned no row")
       if (row.keySource !== null && row.keySource !== id) {
         return yield* new RerunKeyConflict({ requestId: requestKey, usedFor: row.keySource })
       }
-      if (row.jobId === null) return yield* new JobNotFinished({ id, state: row.state })
+      if (row.jobId === null) {
+        return yield* row.state === null ? new JobNotFound({ id }) : new JobNotFinished({ id, state: row.state })
+      }
       if (row.created) yield* Metric.increment(Metrics.jobsRerun)
       return { jobId: row.jobId, rerunOf: id, created: row.created } satisfies RerunResult
     })

@@ -209,6 +209,15 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("JobComma
       assert.isTrue(asA.created)
       const again = yield* Tenant.withTenant(a, commands.rerun({ id: source, by: "alice", requestId: key }))
       assert.deepStrictEqual(again, { ...asA, created: false })
+      // Once the finished job itself is pruned, its key still answers a retried call of its tenant.
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`delete from redrive.job where id = ${source}`
+      const afterPrune = yield* Tenant.withTenant(a, commands.rerun({ id: source, by: "alice", requestId: key }))
+      assert.deepStrictEqual(afterPrune, { ...asA, created: false })
+      const otherAfterPrune = yield* Effect.flip(
+        Tenant.withTenant(b, commands.rerun({ id: source, by: "mallory", requestId: key }))
+      )
+      assert.strictEqual(otherAfterPrune._tag, "Redrive/JobNotFound")
       const [job] = yield* readNew(asA.jobId)
       assert.strictEqual(job!.rerunOf, String(source))
     }))

@@ -11,8 +11,8 @@ import { appendHistory } from "./historySql.js"
 type Sql = SqlClient
 
 export interface RerunRow {
-  readonly id: string
-  readonly state: string
+  /** The job's state; null when no such job (of the caller's tenant) exists. */
+  readonly state: string | null
   /** The job this request key made (now, or by an earlier call). */
   readonly jobId: string | null
   /** The source job the request key was first used with (when it existed before this call). */
@@ -49,9 +49,11 @@ export const rerun = (sql: Sql, input: {
       where id = ${input.id} ${input.tenantId === null ? sql`` : sql`and tenant_id = ${input.tenantId}`}
       for update
     ), existing as (
+      -- By the job's tenant, or the caller's when the job is gone (pruned since the first call).
       select r.job_id, r.source_job_id
-      from redrive.job_rerun r join src s on r.tenant_id = s.tenant_id
+      from redrive.job_rerun r
       where r.request_key = ${input.requestKey}
+        and r.tenant_id = coalesce((select tenant_id from src), ${input.tenantId}::text)
     ), inserted as (
       insert into redrive.job (tenant_id, queue, type, payload, priority, state, attempt, max_attempts, run_at,
         error_history, rerun_of, request_id, user_id)
@@ -77,10 +79,10 @@ export const rerun = (sql: Sql, input: {
     ), notified as (
       select pg_notify(${input.channel}, queue) from inserted
     )
-    select s.id, s.state, coalesce(i.id, e.job_id) as job_id,
-           e.source_job_id as key_source, i.id is not null as created,
+    select s.state, coalesce(i.id, e.job_id) as job_id, e.source_job_id as key_source, i.id is not null as created,
            (select count(*) from keyed) as keyed, (select count(*) from notified) as notified
-    from src s
+    from (select 1) one
+    left join src s on true
     left join inserted i on true
     left join existing e on true`
 }
