@@ -1,6 +1,6 @@
 /**
  * Operator commands on one job: look it up (through the repositories), cancel it, run it now
- * (one statement each, in internal/JobSql.ts). All run on the ambient SqlClient, so under
+ * (one statement each, in internal/JobSql.ts), rerun a finished one (internal/rerunSql.ts). All run on the ambient SqlClient, so under
  * `Tenant.withTenant` row-level security decides what the caller can see and touch: another
  * tenant's job is simply not found.
  */
@@ -14,11 +14,17 @@ import {
   Job as JobModel,
   JobDlq as JobDlqModel,
   JobDlqRepo,
-  JobRepo
+  JobRepo,
+  Tenant
 } from "@redrive/database"
-import { Context, Effect, Layer, Option, type ParseResult, Schema } from "effect"
+import { Context, Effect, Layer, Metric, Option, ParseResult, Schema } from "effect"
 import * as JobSql from "./internal/JobSql.js"
+import * as RerunSql from "./internal/rerunSql.js"
+import { JobRegistry } from "./JobRegistry.js"
+import * as Limits from "./Limits.js"
+import * as Metrics from "./Metrics.js"
 import * as Notify from "./Notify.js"
+import { InvalidPayload, UnknownJobType } from "./Replay.js"
 
 type DatabaseError = DbError.DatabaseError
 type InvalidRow = DbError.InvalidRow
@@ -105,6 +111,42 @@ export class JobAlreadyFinished extends Schema.TaggedError<JobAlreadyFinished>()
   state: Schema.Literal("completed", "cancelled")
 }) {}
 
+export interface RerunInput {
+  /** The finished job's id: `3` or `"3"`. */
+  readonly id: number | string
+  /** Who reruns (a user, an API key name): recorded in the history entry and the request key's row. */
+  readonly by: string
+  /**
+   * The client's key of this request (1–256 characters): the same key again, for the same job,
+   * returns the job the first call created — also once that job has run (kept 30 days, see Pruner).
+   */
+  readonly requestId: string
+  /** An edited payload, validated with the job type's Schema (needs the type in the JobRegistry). */
+  readonly payload?: unknown
+}
+
+export const RerunResult = Schema.Struct({
+  jobId: Ids.JobId,
+  /** The finished job it re-runs (the new job's `rerun_of`). */
+  rerunOf: Ids.JobId,
+  /** false when the request key had been used already: `jobId` is that call's job. */
+  created: Schema.Boolean
+})
+export type RerunResult = typeof RerunResult.Type
+
+/** Only a completed (kept) or cancelled job can be rerun; a waiting or running one runs anyway. */
+export class JobNotFinished extends Schema.TaggedError<JobNotFinished>()("Redrive/JobNotFinished", {
+  id: Schema.Number,
+  state: Schema.String
+}) {}
+
+/** The request key was first used to rerun another job: it names that request, not this one. */
+export class RerunKeyConflict extends Schema.TaggedError<RerunKeyConflict>()("Redrive/RerunKeyConflict", {
+  requestId: Schema.String,
+  /** The job the key was used with. */
+  usedFor: Schema.Number
+}) {}
+
 export class JobCommands extends Context.Tag("@redrive/jobs/JobCommands")<JobCommands, {
   readonly get: (
     target: TargetInput
@@ -131,6 +173,26 @@ export class JobCommands extends Context.Tag("@redrive/jobs/JobCommands")<JobCom
     RetryNowResult,
     JobNotFound | JobRunning | JobAlreadyFinished | Input.InvalidInput | DatabaseError | InvalidRow
   >
+  /**
+   * A completed (kept under `keepCompleted`) or cancelled job runs again as a new job — the design's
+   * "replay of successful events": `available` (or `paused` in a paused scope), attempts from zero,
+   * its history plus a `replayed` entry, `rerun_of` = the finished job. Idempotent per `requestId`.
+   * Under `Tenant.withTenant`, only the tenant's own jobs (another's is JobNotFound).
+   */
+  readonly rerun: (
+    input: RerunInput
+  ) => Effect.Effect<
+    RerunResult,
+    | JobNotFound
+    | JobNotFinished
+    | RerunKeyConflict
+    | InvalidPayload
+    | UnknownJobType
+    | Limits.PayloadTooLarge
+    | Input.InvalidInput
+    | DatabaseError
+    | InvalidRow
+  >
 }>() {}
 
 /** The history entry of an operator's cancel; decodes as an ErrorHistory.AttemptEntry. */
@@ -138,6 +200,14 @@ export const cancelMessage = (by: string, reason: string | undefined) =>
   reason === undefined || reason === "" ? `cancelled by ${by}` : `cancelled by ${by}: ${reason}`
 
 const decodeJob = Schema.decodeUnknown(JobModel.Job)
+const decodeActor = Input.decode(Actor, "by")
+const decodeRequestKey = Input.decode(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256)), "requestId")
+const decodeRerun = Schema.decodeUnknown(Schema.Struct({
+  state: Schema.NullOr(Schema.String),
+  jobId: Schema.NullOr(Ids.JobIdInput),
+  keySource: Schema.NullOr(Ids.JobIdInput),
+  created: Schema.Boolean
+}))
 const decodeChanged = Schema.decodeUnknown(Schema.Struct({ changed: Schema.Boolean }))
 
 /** The row a command statement returned (at most one: it addresses one primary key), decoded. */
@@ -217,7 +287,77 @@ export const make = (options: JobCommandsOptions = {}) =>
       return { job: row.job, rescheduled: row.changed } satisfies RetryNowResult
     })
 
-    return JobCommands.of({ get, cancel, retryNow })
+    /** An edited payload, checked as an enqueue of the job's type would check it. */
+    const validatePayload = (id: Ids.JobId, payload: unknown) =>
+      Effect.gen(function*() {
+        const job = yield* jobs.findById(id)
+        if (Option.isNone(job)) return yield* new JobNotFound({ id })
+        const type = job.value.type
+        const registry = yield* Effect.serviceOption(JobRegistry)
+        const definition = Option.flatMap(registry, (r) => r.get(type))
+        if (Option.isNone(definition)) return yield* new UnknownJobType({ type })
+        const stored = yield* definition.value.normalizePayload(payload).pipe(
+          Effect.mapError((e) => {
+            const issue = ParseResult.ArrayFormatter.formatErrorSync(e)[0]
+            const path = (issue?.path ?? []).flatMap((k) => typeof k === "symbol" ? [] : [k])
+            return new InvalidPayload({
+              type,
+              field: path.length === 0 ? "payload" : path.join("."),
+              path,
+              message: issue?.message ?? e.message
+            })
+          })
+        )
+        const json = JSON.stringify(stored) as string | undefined
+        if (json === undefined) {
+          return yield* new InvalidPayload({ type, field: "payload", path: [], message: "the payload is not a JSON value" })
+        }
+        yield* Limits.checkBytes("payload", json, (yield* Limits.Current).payloadBytes)
+        return json
+      })
+
+    const rerun = Effect.fn("JobCommands.rerun")(function*(input: RerunInput) {
+      const id = yield* decodeJobId(input.id)
+      const by = yield* decodeActor(input.by)
+      const requestKey = yield* decodeRequestKey(input.requestId)
+      yield* Effect.annotateCurrentSpan({ jobId: id, by, requestId: requestKey })
+      const payloadJson = input.payload === undefined ? null : yield* validatePayload(id, input.payload)
+      // A tenant may rerun its jobs but not write lineage nor request keys: the statement runs as the
+      // runtime, pinned to the tenant.
+      const once = Tenant.onRuntime((tenant) =>
+        singleRow(
+          "JobCommands.rerun",
+          RerunSql.rerun(sql, {
+            id,
+            tenantId: Option.getOrNull(tenant),
+            requestKey,
+            by,
+            payloadJson,
+            cap,
+            channel: Notify.channel
+          }),
+          decodeRerun
+        )
+      )
+      // The same key raced in by another call meanwhile: once more finds it.
+      const row = yield* once.pipe(
+        Effect.catchIf(
+          (e) => e._tag === "Redrive/DatabaseError" && e.constraint === "job_rerun_pkey",
+          () => once
+        )
+      )
+      if (row === undefined) return yield* Effect.dieMessage("the rerun statement returned no row")
+      if (row.keySource !== null && row.keySource !== id) {
+        return yield* new RerunKeyConflict({ requestId: requestKey, usedFor: row.keySource })
+      }
+      if (row.jobId === null) {
+        return yield* row.state === null ? new JobNotFound({ id }) : new JobNotFinished({ id, state: row.state })
+      }
+      if (row.created) yield* Metric.increment(Metrics.jobsRerun)
+      return { jobId: row.jobId, rerunOf: id, created: row.created } satisfies RerunResult
+    })
+
+    return JobCommands.of({ get, cancel, retryNow, rerun })
   })
 
 /** Needs SqlClient. */

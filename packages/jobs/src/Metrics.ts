@@ -51,3 +51,12 @@ export const replayRequestsTotal = Metric.counter("redrive_replay_requests_total
   description: "bulk replay requests finished, by state",
   incremental: true
 })
+
+export const rowsPruned = Metric.counter("redrive_rows_pruned_total", {
+  description: "rows deleted by the pruner past their retention, by kind",
+  incremental: true
+})
+export const jobsRerun = Metric.counter("redrive_jobs_rerun_total", {
+  description: "completed or cancelled jobs run again (JobCommands.rerun)",
+  incremental: true
+})
