@@ -16,6 +16,7 @@ import { SqlClient } from "@effect/sql"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { Duration, Effect, Layer, Metric, Schedule, Scope } from "effect"
 import * as CircuitBreaker from "./CircuitBreaker.js"
+import * as DrainWatcher from "./DrainWatcher.js"
 import * as Metrics from "./Metrics.js"
 import * as Rescuer from "./Rescuer.js"
 
@@ -24,6 +25,8 @@ export interface MaintenanceOptions {
   readonly rescuer?: Rescuer.RescuerOptions | false
   /** The circuit breaker's settings (it acts only on types that opted in), or false to run none here. */
   readonly circuitBreaker?: CircuitBreaker.CircuitBreakerOptions | false
+  /** The drain watcher's settings (it also finishes the job moves of pauses and resumes), or false. */
+  readonly drainWatcher?: DrainWatcher.DrainWatcherOptions | false
   /** How often a follower tries to become the leader, and the leader checks its connection (default 2 s). */
   readonly electionInterval?: Duration.DurationInput
 }
@@ -42,6 +45,7 @@ const runTasks = (options: MaintenanceOptions) =>
   Effect.gen(function*() {
     if (options.rescuer !== false) yield* Effect.forkScoped(Rescuer.task(options.rescuer ?? {}))
     if (options.circuitBreaker !== false) yield* Effect.forkScoped(CircuitBreaker.task(options.circuitBreaker ?? {}))
+    if (options.drainWatcher !== false) yield* Effect.forkScoped(DrainWatcher.task(options.drainWatcher ?? {}))
   })
 
 /**
