@@ -335,8 +335,10 @@ begin
     foreach k in array array(select jsonb_object_keys(filter)) loop
       if k not in ('tenantId', 'queue', 'type', 'errorClass', 'fingerprint', 'dlqFrom', 'dlqTo', 'ids') then
         field := 'filter.' || k; problem := 'unknown filter field'; exit;
-      elsif k <> 'ids' and (jsonb_typeof(filter -> k) <> 'string' or filter ->> k = '' or length(filter ->> k) > 128) then
+      elsif k <> 'ids' and (jsonb_typeof(filter -> k) <> 'string' or filter ->> k = '') then
         field := 'filter.' || k; problem := 'must be a non-empty string'; exit;
+      elsif k in ('tenantId', 'queue', 'type') and length(filter ->> k) > 128 then
+        field := 'filter.' || k; problem := 'is longer than 128 characters'; exit;
       end if;
     end loop;
   end if;
@@ -346,8 +348,6 @@ begin
       problem := '''*'' is reserved for control scopes (leave the field out)';
     elsif filter ->> 'errorClass' !~ '^[a-z][a-z0-9_]{0,63}$' then
       field := 'filter.errorClass'; problem := 'not an error class';
-    elsif scope_tenant <> '*' and filter ->> 'tenantId' is not null and filter ->> 'tenantId' <> scope_tenant then
-      field := 'filter.tenantId'; problem := 'outside the request''s scope tenant';
     elsif filter ? 'ids' and (jsonb_typeof(filter -> 'ids') <> 'array' or jsonb_array_length(filter -> 'ids') > 1000
           or exists (select 1 from jsonb_array_elements(filter -> 'ids') x
                      where (x #>> '{}') !~ '^[1-9][0-9]{0,17}$')) then
