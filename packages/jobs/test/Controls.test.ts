@@ -20,33 +20,41 @@ const payloads = (n: number) => Array.from({ length: n }, (_, i) => ({ n: i }))
 const worker = { keepCompleted: true, maintenance: false, concurrency: 50 } as const
 
 layer(Test, { excludeTestServices: true, timeout: "90 seconds" })("controls", (it) => {
-  it.effect("a paused tenant starts nothing while another's 1,000 jobs complete; enqueue into it waits; resume runs them", () =>
+  it.effect("a tenant paused under a running worker starts nothing while another's 1,000 jobs complete; enqueue into it waits; resume runs them", () =>
     Effect.gen(function*() {
       const controls = yield* Controls.Controls
       const Def = JobDefinition.make({ name: Factory.unique("ctl"), queue: Factory.queue(), payload: Payload })
       const paused = Factory.tenant()
       const other = Factory.tenant()
+      const gate = yield* Deferred.make<void>()
       const starts = yield* Ref.make(new Map<string, number>())
       const started = (tenant: string) => Effect.map(Ref.get(starts), (m) => m.get(tenant) ?? 0)
 
-      yield* Enqueue.many(Def, payloads(300), { tenantId: paused })
-      const pause = yield* controls.pause({ tenantId: paused, reason: "billing provider outage", by: "alice" })
-      assert.deepStrictEqual(
-        [pause.control?.tenantId, pause.control?.queue, pause.control?.state, pause.moved],
-        [paused, "*", "paused", 300]
-      )
+      yield* Enqueue.many(Def, payloads(1000), { tenantId: other })
       yield* withWorker(
         {
           ...worker,
           handlers: [JobDefinition.handle(Def, (_, ctx) =>
-            Ref.update(starts, (m) => new Map(m).set(ctx.tenantId, (m.get(ctx.tenantId) ?? 0) + 1)))]
+            Ref.update(starts, (m) => new Map(m).set(ctx.tenantId, (m.get(ctx.tenantId) ?? 0) + 1)).pipe(
+              Effect.zipRight(Deferred.await(gate))
+            ))]
         },
         Effect.gen(function*() {
+          // The worker is full (it holds 50 of the other tenant's jobs; those started wait on the gate): the paused tenant's
+          // jobs wait in the table, claimable the moment there is room — until the pause.
+          yield* eventually(statesOf(other), (s) => s.running === worker.concurrency)
+          yield* Enqueue.many(Def, payloads(300), { tenantId: paused })
+          const pause = yield* controls.pause({ tenantId: paused, reason: "billing provider outage", by: "alice" })
+          assert.deepStrictEqual(
+            [pause.control?.tenantId, pause.control?.queue, pause.control?.state, pause.moved],
+            [paused, "*", "paused", 300]
+          )
+          yield* Deferred.succeed(gate, undefined)
           // Accepted while paused: they wait as `paused`.
           const late = yield* Enqueue.many(Def, payloads(100), { tenantId: paused })
           assert.strictEqual(late.length, 100)
-          yield* Enqueue.many(Def, payloads(1000), { tenantId: other })
           yield* eventually(started(other), (n) => n === 1000, "60 seconds")
+          yield* eventually(statesOf(other), (s) => s.completed === 1000)
           assert.strictEqual(yield* started(paused), 0)
           assert.deepStrictEqual(yield* statesOf(paused), { paused: 400 })
 
