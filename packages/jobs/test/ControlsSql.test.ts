@@ -8,6 +8,7 @@ import { assert, layer } from "@effect/vitest"
 import { Factory, TestDatabase } from "@redrive/database/testing"
 import { Effect, Layer, Queue } from "effect"
 import * as Controls from "../src/Controls.js"
+import * as DrainWatcher from "../src/DrainWatcher.js"
 import * as JobRegistry from "../src/JobRegistry.js"
 import * as Replay from "../src/Replay.js"
 import { listenForWakeUps } from "./notifyFixtures.js"
@@ -84,6 +85,23 @@ layer(Test, { excludeTestServices: true, timeout: "60 seconds" })("controls from
         ["control.resumed", "carol"]
       ])
       assert.deepStrictEqual(events(yield* alertsOf(chSql, viaSql, queue)), events(yield* alertsOf(chLib, viaLibrary, queue)))
+    }))
+
+  it.effect("after a psql pause or resume, the drain watcher's pass moves the jobs", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const tenantId = Factory.tenant()
+      yield* insertWaiting(tenantId, Factory.queue(), "x", 40)
+      yield* sql`select redrive.pause(${tenantId}, '*', 'outage', 'alice')`
+      assert.deepStrictEqual(yield* statesOf(tenantId), { available: 40 })
+      yield* DrainWatcher.runOnce({ batchSize: 15 })
+      assert.deepStrictEqual(yield* statesOf(tenantId), { paused: 40 })
+      yield* sql`select redrive.resume(${tenantId}, '*', 'alice')`
+      yield* DrainWatcher.runOnce({ batchSize: 15 })
+      assert.deepStrictEqual(yield* statesOf(tenantId), { available: 40 })
+      const [left] = yield* sql<{ n: number }>`
+        select count(*)::int as n from redrive.control_move where tenant_id = ${tenantId}`
+      assert.strictEqual(left!.n, 0)
     }))
 
   it.effect("bad input is refused with SQLSTATE 22023, a message and the field", () =>
