@@ -242,8 +242,9 @@ begin
       -- scope can still turn 'running' (the drain watcher relies on it).
       for update of j
     ), updated as (
+      -- `= any(array(…))`: a primary-key lookup per id, whatever the planner thinks of the scope.
       update redrive.job j set state = 'paused', updated_at = now()
-      from picked p where j.id = p.id and j.state = 'available'
+      where j.id = any(array(select p.id from picked p)) and j.state = 'available'
       returning 1
     )
     select count(*)::int into n from updated;
@@ -259,7 +260,7 @@ begin
       for update of j skip locked
     ), updated as (
       update redrive.job j set state = 'available', updated_at = now()
-      from picked p where j.id = p.id and j.state = 'paused'
+      where j.id = any(array(select p.id from picked p)) and j.state = 'paused'
       returning j.queue
     ), woken as (
       -- The channel and payload of packages/jobs/src/Notify.ts: the queue that has work.
