@@ -16,6 +16,7 @@ import { SqlClient } from "@effect/sql"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { Duration, Effect, Layer, Metric, Schedule, Scope } from "effect"
 import * as CircuitBreaker from "./CircuitBreaker.js"
+import * as DrainWatcher from "./DrainWatcher.js"
 import * as Metrics from "./Metrics.js"
 import * as Pruner from "./Pruner.js"
 import * as Rescuer from "./Rescuer.js"
@@ -27,6 +28,8 @@ export interface MaintenanceOptions {
   readonly circuitBreaker?: CircuitBreaker.CircuitBreakerOptions | false
   /** Retention (Pruner.ts: per kind of row, defaults documented there), or false to prune nothing here. */
   readonly pruner?: Pruner.PrunerOptions | false
+  /** The drain watcher's settings (it also finishes the job moves of pauses and resumes), or false. */
+  readonly drainWatcher?: DrainWatcher.DrainWatcherOptions | false
   /** How often a follower tries to become the leader, and the leader checks its connection (default 2 s). */
   readonly electionInterval?: Duration.DurationInput
 }
@@ -46,6 +49,7 @@ const runTasks = (options: MaintenanceOptions) =>
     if (options.rescuer !== false) yield* Effect.forkScoped(Rescuer.task(options.rescuer ?? {}))
     if (options.circuitBreaker !== false) yield* Effect.forkScoped(CircuitBreaker.task(options.circuitBreaker ?? {}))
     if (options.pruner !== false) yield* Effect.forkScoped(Pruner.task(options.pruner ?? {}))
+    if (options.drainWatcher !== false) yield* Effect.forkScoped(DrainWatcher.task(options.drainWatcher ?? {}))
   })
 
 /**

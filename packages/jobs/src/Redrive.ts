@@ -3,7 +3,7 @@
  *
  * - `Redrive.layer(options)`: what an API process needs: the database (runtime and tenant
  *   pools), enqueue (it needs only the SqlClient), dead-letter pages (JobDlqRepo), replay (one
- *   and bulk), operator commands (JobCommands), controls (ControlRepo) and the job registry
+ *   and bulk), operator commands (JobCommands), controls (Controls: pause, resume, drain; ControlRepo) and the job registry
  *   replay validates edited payloads with. Nothing runs in the background.
  * - `Redrive.layerWorker(options)`: the same, plus a worker for the given handlers, maintenance
  *   (elected: one process per database runs it) and the bulk-replay runner.
@@ -17,6 +17,7 @@ import type { PgClient } from "@effect/sql-pg"
 import { ControlRepo, Database, JobDlqRepo, JobRepo, type TenantSessions } from "@redrive/database"
 import { type ConfigError, Layer, Option, type Redacted } from "effect"
 import type { SqlError } from "@effect/sql/SqlError"
+import * as Controls from "./Controls.js"
 import * as JobCommands from "./JobCommands.js"
 import type { AnyJobDefinition, HandlersContext, JobHandler } from "./JobDefinition.js"
 import * as JobRegistry from "./JobRegistry.js"
@@ -36,6 +37,7 @@ export interface RedriveOptions {
   readonly cursorSecret?: Redacted.Redacted<string>
   readonly replay?: Replay.ReplayOptions
   readonly commands?: JobCommands.JobCommandsOptions
+  readonly controls?: Controls.ControlsOptions
 }
 
 export interface RedriveWorkerOptions<H extends ReadonlyArray<JobHandler<unknown>>>
@@ -56,6 +58,7 @@ export type Services =
   | ControlRepo.ControlRepo
   | Replay.Replay
   | JobCommands.JobCommands
+  | Controls.Controls
 
 const database = (options: RedriveOptions) =>
   options.database === undefined ? Database.layerConfig : Database.layer(options.database)
@@ -67,7 +70,7 @@ const deadLetters = (options: RedriveOptions) =>
   })
 
 const base = (options: RedriveOptions): Layer.Layer<Services, SqlError | ConfigError.ConfigError> =>
-  Layer.mergeAll(Replay.layer(options.replay), JobCommands.layer(options.commands)).pipe(
+  Layer.mergeAll(Replay.layer(options.replay), JobCommands.layer(options.commands), Controls.layer(options.controls)).pipe(
     Layer.provideMerge(Layer.mergeAll(
       JobRegistry.layer(options.definitions ?? []),
       JobRepo.JobRepo.Default,

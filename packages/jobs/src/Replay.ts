@@ -293,7 +293,6 @@ export const make = (options: ReplayOptions = {}) =>
           ReplaySql.createBulk(sql, {
             id: valid.id ?? null,
             scope: valid.scopeTenant,
-            filter: valid.filter,
             filterJson,
             dryRun: valid.dryRun,
             ratePerSec: valid.ratePerSec ?? null,

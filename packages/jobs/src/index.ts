@@ -1,6 +1,8 @@
 export * as Circuit from "./Circuit.js"
 export * as CircuitBreaker from "./CircuitBreaker.js"
 export * as Classify from "./Classify.js"
+export * as Controls from "./Controls.js"
+export * as DrainWatcher from "./DrainWatcher.js"
 export * as ClassifyRules from "./ClassifyRules.js"
 export * as Enqueue from "./Enqueue.js"
 export * as ErrorClass from "./ErrorClass.js"

@@ -103,32 +103,21 @@ const bulkClauses = (sql: Sql, scope: ScopeTenant, filter: DlqFilter.DlqFilter, 
 
 /**
  * Creates a bulk request with its snapshot (`max_dlq_id`) and the count of what it covers;
- * a dry run is `done` at once. An existing id is left untouched (no row comes back).
+ * a dry run is `done` at once. An existing id is left untouched (no row comes back). The one
+ * implementation is the SQL function `redrive.create_replay_request` (migration 0018), which
+ * the psql runbook's `redrive.request_replay` calls too; its count applies `bulkClauses` to the
+ * stored filter.
  */
 export const createBulk = (sql: Sql, input: {
   readonly id: string | null
   readonly scope: ScopeTenant
-  readonly filter: DlqFilter.DlqFilter
   readonly filterJson: string
   readonly dryRun: boolean
   readonly ratePerSec: number | null
   readonly requestedBy: string
 }) =>
-  sql`
-    with snapshot as (
-      select coalesce(max(id), 0) as max_dlq_id from redrive.job_dlq
-    )
-    insert into redrive.replay_request (id, tenant_id, filter, max_dlq_id, dry_run, state, matched, rate_per_sec,
-      requested_by, started_at, finished_at)
-    select coalesce(${input.id}::uuid, gen_random_uuid()), ${input.scope}, ${input.filterJson}::jsonb, s.max_dlq_id,
-      ${input.dryRun}::boolean, case when ${input.dryRun}::boolean then 'done' else 'pending' end,
-      (select count(*) from redrive.job_dlq
-       where ${sql.and(bulkClauses(sql, input.scope, input.filter, sql`s.max_dlq_id`))}),
-      ${input.ratePerSec}::int, ${input.requestedBy},
-      case when ${input.dryRun}::boolean then now() end, case when ${input.dryRun}::boolean then now() end
-    from snapshot s
-    on conflict (tenant_id, id) do nothing
-    returning *`
+  sql`select * from redrive.create_replay_request(${input.id}::uuid, ${input.scope}, ${input.filterJson}::jsonb,
+        ${input.dryRun}::boolean, ${input.ratePerSec}::int, ${input.requestedBy})`
 
 /**
  * Request ids are unique per tenant (the key is (tenant_id, id)): under a tenant's row-level
