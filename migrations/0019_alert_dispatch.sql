@@ -38,15 +38,16 @@ grant select (recipients, sender, error_classes, failing_after, failing_window_s
 alter table redrive.alert_delivery drop constraint alert_delivery_state_valid;
 alter table redrive.alert_delivery add constraint alert_delivery_state_valid
   check (state in ('pending', 'delivered', 'failed', 'coalesced'));
-alter table redrive.alert_delivery drop constraint alert_delivery_delivered_has_time;
-alter table redrive.alert_delivery add constraint alert_delivery_delivered_has_time
-  check ((state = 'delivered') = (delivered_at is not null) or (state = 'coalesced'));
+-- A coalesced row keeps `sent_in` when its digest settles (it becomes delivered or failed with it).
 alter table redrive.alert_delivery add constraint alert_delivery_coalesced_has_digest
-  check ((state = 'coalesced') = (sent_in is not null));
+  check (state <> 'coalesced' or sent_in is not null);
 alter table redrive.alert_delivery add column dedupe_key text;
 create unique index alert_delivery_dedupe_idx on redrive.alert_delivery (channel_id, dedupe_key)
   where dedupe_key is not null;
 create index alert_delivery_sent_in_idx on redrive.alert_delivery (sent_in) where sent_in is not null;
+-- The dispatcher gathers a digest's rows: the pending ones of a (channel, coalesce key).
+create index alert_delivery_coalesce_idx on redrive.alert_delivery (channel_id, coalesce_key, id)
+  where state = 'pending' and coalesce_key is not null;
 
 -- Every try of a delivery: alert_delivery keeps the latest (attempts, last_status, last_error),
 -- this keeps all of them.

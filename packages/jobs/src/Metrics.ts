@@ -51,3 +51,16 @@ export const replayRequestsTotal = Metric.counter("redrive_replay_requests_total
   description: "bulk replay requests finished, by state",
   incremental: true
 })
+
+export const alertAttempts = Metric.counter("redrive_alert_attempts_total", {
+  description: "alert sends, by channel kind and outcome (delivered, failed, timeout)",
+  incremental: true
+})
+export const alertsCoalesced = Metric.counter("redrive_alerts_coalesced_total", {
+  description: "alert deliveries sent inside another's digest instead of a message of their own",
+  incremental: true
+})
+export const alertsFired = Metric.counter("redrive_alerts_fired_total", {
+  description: "evaluated alert events written to the outbox (job.failing, dlq.threshold, replay.finished)",
+  incremental: true
+})
