@@ -19,7 +19,8 @@ export class AlertChannel extends Model.Class<AlertChannel>("AlertChannel")({
   kind: AlertChannelKind,
   /** webhook, slack: an http(s) URL; email: `smtp://user@host:port` or `smtps://…` (password in `secret`). */
   url: Schema.String.pipe(Schema.pattern(/^(https?|smtps?):\/\//)),
-  secret: Model.Sensitive(Schema.NullOr(Schema.String)),
+  /** Excluded from the JSON variants, and a `Redacted` in the others: printing a row never shows it. */
+  secret: Model.Sensitive(Schema.NullOr(Schema.Redacted(Schema.String))),
   /** Event names wanted; empty means every event. */
   events: Schema.Array(Schema.String),
   minPriority: Priority,

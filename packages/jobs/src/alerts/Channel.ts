@@ -29,11 +29,22 @@ export class SendFailed extends Schema.TaggedError<SendFailed>("Redrive/AlertSen
 /** `text` without the channel's secret or URL (or the URL's credentials), cut to 1,000 characters. */
 export const scrub = (target: Target, text: string): string => {
   let out = text
-  const hidden = [target.secret, target.url, safeUrlPassword(target.url)].filter(
+  const hidden = [target.secret, target.url, safeUrlPassword(target.url), urlPath(target.url)].filter(
     (s): s is string => s !== null && s.length >= 4
   )
   for (const secret of hidden) out = out.split(secret).join("[redacted]")
   return out.length > 1000 ? `${out.slice(0, 1000)}…` : out
+}
+
+/** The path and query of a URL: a Slack incoming webhook's token lives there. */
+const urlPath = (url: string): string | null => {
+  try {
+    const u = new URL(url)
+    const path = `${u.pathname}${u.search}`
+    return path.length >= 8 ? path : null
+  } catch {
+    return null
+  }
 }
 
 const safeUrlPassword = (url: string): string | null => {
