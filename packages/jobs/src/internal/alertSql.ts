@@ -31,8 +31,8 @@ export interface ClaimedRow {
  *
  * - rows of a disabled (or deleted) channel fail at once;
  * - a first try whose (channel, coalesce key) digest window is still open waits for its end;
- * - the other first tries sharing a (channel, coalesce key) — with every due pending row of that
- *   key, up to `digestMax` — become one message: the oldest is sent, the rest turn `coalesced`
+ * - on a channel with a digest window (`digest_window_s` > 0), the other first tries sharing a
+ *   (channel, coalesce key) — with every due pending row of that key, up to `digestMax` — become one message: the oldest is sent, the rest turn `coalesced`
  *   with `sent_in` pointing at it, and the key's window opens for the channel's `digest_window_s`;
  * - what is sent gets `attempts + 1` and `next_attempt_at` pushed past `leaseMs`: another leader
  *   (a handover) does not see it due before this one has recorded its try.
@@ -71,7 +71,9 @@ export const claim = (sql: SqlClient, c: { readonly limit: number; readonly leas
       from redrive.alert_delivery d
       where d.state = 'pending' and d.coalesce_key is not null and d.attempts = 0 and d.next_attempt_at <= now()
         and (d.channel_id, d.coalesce_key) in (
-          select p.channel_id, p.coalesce_key from picked p where p.attempts = 0 and p.coalesce_key is not null)
+          select p.channel_id, p.coalesce_key from picked p
+          join redrive.alert_channel ch on ch.id = p.channel_id and ch.digest_window_s > 0
+          where p.attempts = 0 and p.coalesce_key is not null)
         and d.id <> all(array(select id from picked))
       order by d.id
       limit ${c.digestMax}
@@ -86,18 +88,18 @@ export const claim = (sql: SqlClient, c: { readonly limit: number; readonly leas
         and not exists (select 1 from redrive.alert_channel ch where ch.id = due.channel_id and ch.enabled)
       returning d.id
     ), live as (
-      select due.* from due
-      where exists (select 1 from redrive.alert_channel ch where ch.id = due.channel_id and ch.enabled)
+      -- digest: the row may be coalesced (its channel has a digest window)
+      select due.*, ch.digest_window_s > 0 and due.attempts = 0 and due.coalesce_key is not null as digest
+      from due join redrive.alert_channel ch on ch.id = due.channel_id and ch.enabled
     ), held as (
       update redrive.alert_delivery d set next_attempt_at = w.until
       from live, redrive.alert_window w
-      where d.id = live.id and live.attempts = 0
+      where d.id = live.id and live.digest
         and w.channel_id = live.channel_id and w.coalesce_key = live.coalesce_key and w.until > now()
       returning d.id
     ), grouped as (
       select l.id, l.channel_id, l.coalesce_key, l.attempts, l.payload,
-             case when l.attempts = 0 and l.coalesce_key is not null
-                  then min(l.id) over (partition by l.channel_id, l.coalesce_key, l.attempts = 0)
+             case when l.digest then min(l.id) over (partition by l.channel_id, l.coalesce_key, l.digest)
                   else l.id end as leader
       from live l
       where l.id <> all(array(select id from held))

@@ -4,6 +4,7 @@
  * through the AlertChannel model (JSON variants leave it out; other variants hold a Redacted).
  */
 import * as http from "node:http"
+import type { AddressInfo } from "node:net"
 import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
 import { AlertChannel } from "@redrive/database"
@@ -23,7 +24,9 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
         res.writeHead(500).end(`bad request to ${req.url ?? ""} signed ${String(req.headers["webhook-signature"])}`)
       })
       yield* Effect.acquireRelease(
-        Effect.async<number>((resume) => echoing.listen(0, "127.0.0.1", () => resume(Effect.succeed((echoing.address() as { port: number }).port)))),
+        Effect.async<number>((resume) => {
+          echoing.listen(0, "127.0.0.1", () => resume(Effect.succeed((echoing.address() as AddressInfo).port)))
+        }),
         () => Effect.async<void>((resume) => { echoing.closeAllConnections(); echoing.close(() => resume(Effect.void)) })
       ).pipe(Effect.flatMap((port) =>
         Effect.gen(function*() {
