@@ -8,6 +8,7 @@
  * they are all made due at once: the clock runs from there to the last dead letter.
  * One run per endpoint, each on a fresh database:
  *   none      no channel (the baseline)
+ *   silent    the channel and its backlog, but no dispatcher: the cost of writing the outbox alone
  *   working   a local endpoint answering 200
  *   failing   a local endpoint answering 500 (every try fails and is retried)
  *   hanging   a local endpoint that never answers (every try ends at the 2 s timeout)
@@ -27,8 +28,9 @@ const adminUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432
 const N = Number(process.env.BENCH_ALERT_N ?? 20_000)
 /** Deliveries already waiting when the run starts, so the dispatcher is busy throughout it. */
 const BACKLOG = Number(process.env.BENCH_ALERT_BACKLOG ?? 20_000)
-type Mode = "none" | "working" | "failing" | "hanging"
-const isMode = (s: string): s is Mode => s === "none" || s === "working" || s === "failing" || s === "hanging"
+type Mode = "none" | "silent" | "working" | "failing" | "hanging"
+const isMode = (s: string): s is Mode =>
+  s === "none" || s === "silent" || s === "working" || s === "failing" || s === "hanging"
 /** BENCH_ALERT_MODES=hanging,working,… runs those, in that order. */
 const modes: ReadonlyArray<Mode> = (process.env.BENCH_ALERT_MODES ?? "none,working,failing,hanging").split(",").filter(isMode)
 const later = new Date(Date.now() + 3_600_000)
@@ -105,7 +107,10 @@ const run = async (mode: Mode) => {
         concurrency: 2000,
         pollInterval: "500 millis",
         shutdownGrace: "5 seconds",
-        maintenance: { electionInterval: "200 millis", alerts: { dispatcher: { timeout: "2 seconds", backoff: "1 second" } } }
+        maintenance: {
+          electionInterval: "200 millis",
+          alerts: mode === "silent" ? false : { dispatcher: { timeout: "2 seconds", backoff: "1 second" } }
+        }
       }),
       scope
     )
