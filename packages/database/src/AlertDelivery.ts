@@ -4,7 +4,7 @@ import { Schema } from "effect"
 import { AlertChannelId, AlertDeliveryId, StoredTenantId } from "./Ids.js"
 import { GeneratedTimestamp, Jsonb, NullableTimestamp, Timestamp } from "./internal/fields.js"
 
-export const AlertDeliveryState = Schema.Literal("pending", "delivered", "failed")
+export const AlertDeliveryState = Schema.Literal("pending", "delivered", "failed", "coalesced")
 export type AlertDeliveryState = typeof AlertDeliveryState.Type
 
 export class AlertDelivery extends Model.Class<AlertDelivery>("AlertDelivery")({
@@ -14,6 +14,9 @@ export class AlertDelivery extends Model.Class<AlertDelivery>("AlertDelivery")({
   event: Schema.String.pipe(Schema.pattern(/^[a-z_]+\.[a-z_]+$/)),
   payload: Jsonb(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
   coalesceKey: Schema.NullOr(Schema.String),
+  /** Makes an evaluated event (replay.finished, …) idempotent per channel. */
+  dedupeKey: Schema.NullOr(Schema.String),
+  /** A `coalesced` row: the delivery whose digest carried it (and whose fate it shares). */
   sentIn: Schema.NullOr(AlertDeliveryId),
   state: AlertDeliveryState,
   attempts: Schema.Int.pipe(Schema.nonNegative()),

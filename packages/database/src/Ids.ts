@@ -33,6 +33,8 @@ export type AlertChannelId = typeof AlertChannelId.Type
 
 export const AlertDeliveryId = BigintId("AlertDeliveryId")
 export type AlertDeliveryId = typeof AlertDeliveryId.Type
+export const AlertAttemptId = BigintId("AlertAttemptId")
+export type AlertAttemptId = typeof AlertAttemptId.Type
 
 export const ApiKeyId = BigintId("ApiKeyId")
 export type ApiKeyId = typeof ApiKeyId.Type

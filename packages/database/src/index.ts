@@ -1,3 +1,4 @@
+export * as AlertAttempt from "./AlertAttempt.js"
 export * as AlertChannel from "./AlertChannel.js"
 export * as AlertDelivery from "./AlertDelivery.js"
 export * as ApiKey from "./ApiKey.js"

@@ -72,8 +72,9 @@ describe("migration runner", () => {
       const tables = yield* sql<{ name: string }>`select table_name as name from information_schema.tables
         where table_schema = 'redrive' and table_type = 'BASE TABLE' order by 1`
       assert.deepStrictEqual(tables.map((t) => t.name), [
-        "alert_channel", "alert_delivery", "api_key", "circuit", "circuit_count", "control", "control_event", "control_move",
-        "failure_stat", "job", "job_dlq", "job_rerun", "replay_request", "schema_migration", "tenant_seal"
+        "alert_attempt", "alert_channel", "alert_delivery", "alert_episode", "alert_window", "api_key", "circuit",
+        "circuit_count", "control", "control_event", "control_move", "failure_stat", "job", "job_dlq", "job_rerun",
+        "replay_request", "schema_migration", "tenant_seal"
       ])
     }).pipe(Effect.provide(emptyDatabase)))
 

@@ -1,6 +1,6 @@
 /**
  * Maintenance: the tasks that must run somewhere, once per database — the rescuer and the circuit
- * breaker today, and the pruner, alert dispatcher and drain watcher as they come. Every process that runs a worker takes
+ * breaker, the alert dispatcher today, and the pruner and drain watcher as they come. Every process that runs a worker takes
  * part (Worker.layer includes this layer unless told not to), so a deployment cannot forget them.
  *
  * Exactly one process runs them at a time, elected as River elects its leader: the process that
@@ -15,6 +15,7 @@ import { Singleton } from "@effect/cluster"
 import { SqlClient } from "@effect/sql"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { Duration, Effect, Layer, Metric, Schedule, Scope } from "effect"
+import * as Alerts from "./alerts/Alerts.js"
 import * as CircuitBreaker from "./CircuitBreaker.js"
 import * as DrainWatcher from "./DrainWatcher.js"
 import * as Metrics from "./Metrics.js"
@@ -30,6 +31,8 @@ export interface MaintenanceOptions {
   readonly pruner?: Pruner.PrunerOptions | false
   /** The drain watcher's settings (it also finishes the job moves of pauses and resumes), or false. */
   readonly drainWatcher?: DrainWatcher.DrainWatcherOptions | false
+  /** The alert dispatcher and evaluator (alerts/Alerts.ts), or false to run none here. */
+  readonly alerts?: Alerts.AlertsOptions | false
   /** How often a follower tries to become the leader, and the leader checks its connection (default 2 s). */
   readonly electionInterval?: Duration.DurationInput
 }
@@ -50,6 +53,7 @@ const runTasks = (options: MaintenanceOptions) =>
     if (options.circuitBreaker !== false) yield* Effect.forkScoped(CircuitBreaker.task(options.circuitBreaker ?? {}))
     if (options.pruner !== false) yield* Effect.forkScoped(Pruner.task(options.pruner ?? {}))
     if (options.drainWatcher !== false) yield* Effect.forkScoped(DrainWatcher.task(options.drainWatcher ?? {}))
+    if (options.alerts !== false) yield* Effect.forkScoped(Alerts.task(options.alerts ?? {}))
   })
 
 /**

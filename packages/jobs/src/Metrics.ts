@@ -60,3 +60,15 @@ export const jobsRerun = Metric.counter("redrive_jobs_rerun_total", {
   description: "completed or cancelled jobs run again (JobCommands.rerun)",
   incremental: true
 })
+export const alertAttempts = Metric.counter("redrive_alert_attempts_total", {
+  description: "alert sends, by channel kind and outcome (delivered, failed, timeout)",
+  incremental: true
+})
+export const alertsCoalesced = Metric.counter("redrive_alerts_coalesced_total", {
+  description: "alert deliveries sent inside another's digest instead of a message of their own",
+  incremental: true
+})
+export const alertsFired = Metric.counter("redrive_alerts_fired_total", {
+  description: "evaluated alert events written to the outbox (job.failing, dlq.threshold, replay.finished)",
+  incremental: true
+})

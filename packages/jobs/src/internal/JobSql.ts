@@ -225,13 +225,13 @@ export const settleBatch = (
       delete from redrive.job j
       where j.id = any(${s.done}::bigint[]) and not ${s.keepCompleted}
         and j.state = 'running' and j.locked_by = ${s.workerId}
-      returning j.tenant_id, j.queue, j.type, j.attempt, j.free_waits, j.replay_of, j.error_history
+      returning j.id, j.priority, j.tenant_id, j.queue, j.type, j.attempt, j.free_waits, j.replay_of, j.error_history
     ), kept as (
       update redrive.job j set state = 'completed', completed_at = now(), updated_at = now(),
         locked_by = null, locked_until = null
       where j.id = any(${s.done}::bigint[]) and ${s.keepCompleted}
         and j.state = 'running' and j.locked_by = ${s.workerId}
-      returning j.tenant_id, j.queue, j.type, j.attempt, j.free_waits, j.replay_of, j.error_history
+      returning j.id, j.priority, j.tenant_id, j.queue, j.type, j.attempt, j.free_waits, j.replay_of, j.error_history
     ), done as (
       select * from deleted union all select * from kept
     ), rescheduled as (
@@ -281,13 +281,36 @@ export const settleBatch = (
           from done where (attempt > 1 or free_waits > 0 or replay_of is not null)
             and jsonb_array_length(error_history) > 0`
     )
-  }
+  }, ${recoveredAlerts(sql)}
     select (select count(*) from done)::int as completed,
            (select count(*) from rescheduled)::int as retried,
            (select count(*) from moved)::int as "deadLettered",
            (select count(*) from discarded)::int as discarded,
            ${blockedCount(sql)} as blocked,
-           (select count(*) from stats)::int + (select count(*) from dlq_alerts)::int as _side_effects`
+           (select count(*) from stats)::int + (select count(*) from dlq_alerts)::int
+             + (select count(*) from recovered_alerts)::int as _side_effects`
+
+/**
+ * CTE `recovered_alerts`: `job.recovered` outbox rows for the jobs of `done` that succeeded after
+ * failing, for the channels that named the event (success events are opt-in: an empty `events`
+ * does not include them). Set-based, in the settle statement; a batch without such a job joins nothing.
+ */
+const recoveredAlerts = (sql: SqlClient) =>
+  sql`recovered_alerts as (
+      insert into redrive.alert_delivery (channel_id, tenant_id, event, payload, coalesce_key)
+      select ch.id, r.tenant_id, 'job.recovered',
+             jsonb_build_object('jobId', r.id, 'tenantId', r.tenant_id, 'queue', r.queue, 'type', r.type,
+                                'attempts', r.attempt, 'errorClass', r.error_class, 'replayOf', r.replay_of),
+             'job.recovered:' || r.tenant_id || ':' || r.queue
+      from (select d.*, ${lastFailureClass(sql)} as error_class from done d
+            where (d.attempt > 1 or d.free_waits > 0 or d.replay_of is not null)
+              and jsonb_array_length(d.error_history) > 0) r
+      join redrive.alert_channel ch on ch.enabled and 'job.recovered' = any(ch.events)
+        and (ch.tenant_id is null or ch.tenant_id = r.tenant_id)
+        and r.priority <= ch.min_priority
+        and (cardinality(ch.error_classes) = 0 or r.error_class = any(ch.error_classes))
+      returning 1
+    )`
 
 /**
  * The class of a finished job's last failure, for its `recovered` count: the newest history entry

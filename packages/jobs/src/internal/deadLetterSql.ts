@@ -56,6 +56,7 @@ export const moveToDlq = (sql: SqlClient, cap: Statement.Fragment) =>
         and (ch.tenant_id is null or ch.tenant_id = m.tenant_id)
         and (cardinality(ch.events) = 0 or 'job.dead_lettered' = any(ch.events))
         and m.priority <= ch.min_priority
+        and (cardinality(ch.error_classes) = 0 or m.error_class = any(ch.error_classes))
       returning 1
     )`
 
