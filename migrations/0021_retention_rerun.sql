@@ -2,9 +2,8 @@
 
 set local role redrive_owner;
 
--- Finished replay requests are pruned by the time they finished; only finished ones are in it.
-create index replay_request_finished_idx on redrive.replay_request (finished_at)
-  where state in ('done', 'cancelled', 'failed');
+-- Finished replay requests are pruned by the time they finished: replay_request_finished_idx
+-- (0019, `(finished_at) where finished_at is not null`) serves that predicate.
 
 -- A rerun's lineage. `replay_of` names a dead letter (job_dlq.id); a rerun names the finished job
 -- it re-runs (job.id), an id of another sequence, hence a column of its own. No foreign key: the

@@ -34,7 +34,13 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
           handlers: [JobDefinition.handle(Def, () => Effect.fail(new Error("card declined")))],
           maintenance: { electionInterval: "100 millis", alerts: { dispatcher: { interval: "50 millis" } } }
         },
-        eventually(Effect.sync(() => hook.received.length), (n) => n >= 1)
+        // Received, and the try recorded (the worker's scope must not close between the two).
+        eventually(
+          Effect.flatMap(SqlClient.SqlClient, (sql) =>
+            sql<{ n: number }>`select count(*)::int as n from redrive.alert_delivery
+              where tenant_id = ${tenantId} and state = 'delivered'`),
+          (rows) => hook.received.length >= 1 && rows[0]?.n === 1
+        )
       )
       const [request] = hook.received
       const headers = {
