@@ -17,6 +17,7 @@ import type { Connection } from "@effect/sql/SqlConnection"
 import { Duration, Effect, Layer, Metric, Schedule, Scope } from "effect"
 import * as CircuitBreaker from "./CircuitBreaker.js"
 import * as Metrics from "./Metrics.js"
+import * as MetricsSampler from "./MetricsSampler.js"
 import * as Rescuer from "./Rescuer.js"
 
 export interface MaintenanceOptions {
@@ -24,6 +25,8 @@ export interface MaintenanceOptions {
   readonly rescuer?: Rescuer.RescuerOptions | false
   /** The circuit breaker's settings (it acts only on types that opted in), or false to run none here. */
   readonly circuitBreaker?: CircuitBreaker.CircuitBreakerOptions | false
+  /** The gauge sampler's settings (queue depth, DLQ depth, paused scopes), or false to run none here. */
+  readonly metrics?: MetricsSampler.MetricsSamplerOptions | false
   /** How often a follower tries to become the leader, and the leader checks its connection (default 2 s). */
   readonly electionInterval?: Duration.DurationInput
 }
@@ -42,6 +45,7 @@ const runTasks = (options: MaintenanceOptions) =>
   Effect.gen(function*() {
     if (options.rescuer !== false) yield* Effect.forkScoped(Rescuer.task(options.rescuer ?? {}))
     if (options.circuitBreaker !== false) yield* Effect.forkScoped(CircuitBreaker.task(options.circuitBreaker ?? {}))
+    if (options.metrics !== false) yield* Effect.forkScoped(MetricsSampler.task(options.metrics ?? {}))
   })
 
 /**
