@@ -17,6 +17,7 @@ import type { PgClient } from "@effect/sql-pg"
 import { ControlRepo, Database, JobDlqRepo, JobRepo, type TenantSessions } from "@redrive/database"
 import { type ConfigError, Layer, Option, type Redacted } from "effect"
 import type { SqlError } from "@effect/sql/SqlError"
+import * as ErrorGroups from "./ErrorGroups.js"
 import * as JobCommands from "./JobCommands.js"
 import type { AnyJobDefinition, HandlersContext, JobHandler } from "./JobDefinition.js"
 import * as JobRegistry from "./JobRegistry.js"
@@ -56,6 +57,7 @@ export type Services =
   | ControlRepo.ControlRepo
   | Replay.Replay
   | JobCommands.JobCommands
+  | ErrorGroups.ErrorGroups
 
 const database = (options: RedriveOptions) =>
   options.database === undefined ? Database.layerConfig : Database.layer(options.database)
@@ -67,7 +69,7 @@ const deadLetters = (options: RedriveOptions) =>
   })
 
 const base = (options: RedriveOptions): Layer.Layer<Services, SqlError | ConfigError.ConfigError> =>
-  Layer.mergeAll(Replay.layer(options.replay), JobCommands.layer(options.commands)).pipe(
+  Layer.mergeAll(Replay.layer(options.replay), JobCommands.layer(options.commands), ErrorGroups.layer).pipe(
     Layer.provideMerge(Layer.mergeAll(
       JobRegistry.layer(options.definitions ?? []),
       JobRepo.JobRepo.Default,
