@@ -75,7 +75,7 @@ export const replayOne = (sql: Sql, input: {
   sql<ReplayOneRow>`
     with dlq as (
       select id, tenant_id, queue, type, payload, priority, max_attempts, attempts, error_class, error_history,
-             request_id, user_id, replayed_at, replay_job_id
+             request_id, user_id, replayed_at, replay_job_id, trace_context
       from redrive.job_dlq
       where id = ${input.id} ${input.tenantId === null ? sql`` : sql`and tenant_id = ${input.tenantId}`}
       for update
@@ -254,7 +254,7 @@ export const replayBatch = (sql: Sql, input: {
     ), picked as (
       -- Locked rows replayed meanwhile come back with replayed_at set: insertJobs skips them.
       select id, tenant_id, queue, type, payload, priority, max_attempts, attempts, error_class, error_history,
-             request_id, user_id, replayed_at
+             request_id, user_id, replayed_at, trace_context
       from redrive.job_dlq
       where id = any(array(select id from candidates))
       for update skip locked
