@@ -256,10 +256,13 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
      * root of a trace. Ended by hand (not withSpan) so the outcome's class lands on it and a
      * timed-out lane can end it from outside.
      */
+    const parentOf = TraceContext.parser()
     const startSpan = (row: JobSql.ClaimedRow) => {
-      const parent = TraceContext.parse(row.traceContext)
+      const parent = parentOf(row.traceContext)
       return Effect.makeSpan("redrive.job.run", {
         kind: "consumer",
+        // A stack trace per job cost more than the rest of the span.
+        captureStackTrace: false,
         attributes: {
           "redrive.job.id": row.id,
           "redrive.job.type": row.type,

@@ -18,8 +18,7 @@ export const format = (span: Tracer.AnySpan): string | null =>
     ? `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
     : null
 
-/** The parent a run span continues, or none (an unknown or malformed value starts a new trace). */
-export const parse = (traceparent: string | null): Option.Option<Tracer.ExternalSpan> => {
+const parseNew = (traceparent: string | null): Option.Option<Tracer.ExternalSpan> => {
   if (traceparent === null) return Option.none()
   const m = pattern.exec(traceparent)
   if (m === null) return Option.none()
@@ -29,3 +28,22 @@ export const parse = (traceparent: string | null): Option.Option<Tracer.External
     sampled: (Number.parseInt(m[3]!, 16) & 1) === 1
   }))
 }
+
+/**
+ * A parser remembering its last answer: the jobs of one `Enqueue.many` share one traceparent and
+ * are usually claimed together, so a batch parses it once. One per worker.
+ */
+export const parser = () => {
+  let last: string | null = null
+  let parent: Option.Option<Tracer.ExternalSpan> = Option.none()
+  return (traceparent: string | null): Option.Option<Tracer.ExternalSpan> => {
+    if (traceparent !== last) {
+      parent = parseNew(traceparent)
+      last = traceparent
+    }
+    return parent
+  }
+}
+
+/** The parent a run span continues, or none (an unknown or malformed value starts a new trace). */
+export const parse = parseNew
