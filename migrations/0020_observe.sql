@@ -15,8 +15,7 @@ grant insert (trace_context) on redrive.job to redrive_tenant;
 --   count: dead letters of the group not replayed (what a bulk replay of the group would take);
 --   total: dead letters ever written to it (replays and pruning do not lower it);
 --   first_seen / last_seen: dlq_at of the first and the newest written;
---   sample_*: the first dead letter's reason and final stack (kept: rewriting them on every dead
---   letter would cost the settle statement a TOASTed write per group).
+--   sample_*: the first dead letter's reason and final stack (kept, not replaced by newer ones).
 -- Per tenant (tenants read their own rows):
 create table redrive.dlq_group_tenant (
   tenant_id      text not null,
@@ -112,6 +111,8 @@ grant execute on function redrive.dlq_group_apply(jsonb) to redrive_runtime;
 -- Statement-level triggers with transition tables: one upsert per statement, whatever the
 -- number of rows (a settle batch, a rescue pass, a bulk replay window, a prune). Every path
 -- that writes job_dlq is covered, the shared dead-letter fragment included.
+-- The sample of a group is its first dead letter in the statement (the smallest id), taken only
+-- by a group that has none yet (the upsert keeps an existing sample).
 create function redrive.dlq_group_on_insert() returns trigger
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -119,34 +120,15 @@ as $$
 begin
   perform redrive.dlq_group_apply(coalesce((
     select jsonb_agg(g) from (
-      select n.tenant_id, n.type, n.error_class, n.fingerprint,
-             count(*) filter (where n.replayed_at is null) as dcount, count(*) as dtotal,
-             min(n.dlq_at) as first_seen, max(n.dlq_at) as last_seen, min(n.id) as sample_dlq_id,
-             null::text as sample_message, null::text as sample_stack
-      from new_rows n
-      group by 1, 2, 3, 4
+      select c.*, s.error_reason as sample_message, s.error_history -> -1 ->> 'stack' as sample_stack
+      from (
+        select n.tenant_id, n.type, n.error_class, n.fingerprint,
+               count(*) filter (where n.replayed_at is null) as dcount, count(*) as dtotal,
+               min(n.dlq_at) as first_seen, max(n.dlq_at) as last_seen, min(n.id) as sample_dlq_id
+        from new_rows n
+        group by 1, 2, 3, 4
+      ) c join new_rows s on s.id = c.sample_dlq_id
     ) g), '[]'::jsonb));
-  return null;
-end $$;
-
--- The sample is filled in after the counts: only for groups that have none yet (the first dead
--- letter of a group), so an ordinary settle reads no history for it.
-create function redrive.dlq_group_sample() returns trigger
-language plpgsql
-set search_path = pg_catalog, pg_temp
-as $$
-begin
-  update redrive.dlq_group_tenant t
-  set sample_message = n.error_reason, sample_stack = n.error_history -> -1 ->> 'stack'
-  from new_rows n
-  where t.sample_dlq_id = n.id and t.sample_message is null
-    and t.tenant_id = n.tenant_id and t.type = n.type and t.error_class = n.error_class
-    and t.fingerprint = n.fingerprint;
-  update redrive.dlq_group g
-  set sample_message = n.error_reason, sample_stack = n.error_history -> -1 ->> 'stack'
-  from new_rows n
-  where g.sample_dlq_id = n.id and g.sample_message is null
-    and g.type = n.type and g.error_class = n.error_class and g.fingerprint = n.fingerprint;
   return null;
 end $$;
 
@@ -190,13 +172,11 @@ begin
   return null;
 end $$;
 
-revoke all on function redrive.dlq_group_on_insert(), redrive.dlq_group_sample(), redrive.dlq_group_on_update(),
+revoke all on function redrive.dlq_group_on_insert(), redrive.dlq_group_on_update(),
   redrive.dlq_group_on_delete() from public;
 
 create trigger job_dlq_group_insert after insert on redrive.job_dlq
   referencing new table as new_rows for each statement execute function redrive.dlq_group_on_insert();
-create trigger job_dlq_group_sample after insert on redrive.job_dlq
-  referencing new table as new_rows for each statement execute function redrive.dlq_group_sample();
 create trigger job_dlq_group_update after update on redrive.job_dlq
   referencing old table as old_rows new table as new_rows for each statement execute function redrive.dlq_group_on_update();
 create trigger job_dlq_group_delete after delete on redrive.job_dlq
