@@ -24,15 +24,16 @@ create table redrive.dlq_group_tenant (
   fingerprint    text not null,
   count          bigint not null default 0,
   total          bigint not null default 0,
-  first_seen     timestamptz(3),
-  last_seen      timestamptz(3),
+  first_seen     timestamptz(3) not null,
+  last_seen      timestamptz(3) not null,
   sample_dlq_id  bigint,
   sample_message text,
   sample_stack   text,
   primary key (tenant_id, type, error_class, fingerprint)
 );
-create index dlq_group_tenant_last_idx on redrive.dlq_group_tenant (tenant_id, last_seen desc);
-create index dlq_group_tenant_count_idx on redrive.dlq_group_tenant (tenant_id, count desc);
+-- The two orders of ErrorGroups.list, ties broken by the key (its keyset cursor).
+create index dlq_group_tenant_last_idx on redrive.dlq_group_tenant (tenant_id, last_seen desc, type, error_class, fingerprint);
+create index dlq_group_tenant_count_idx on redrive.dlq_group_tenant (tenant_id, count desc, type, error_class, fingerprint);
 
 -- Across tenants (operators only): `tenants` counts the tenants whose row has count > 0.
 create table redrive.dlq_group (
@@ -42,15 +43,15 @@ create table redrive.dlq_group (
   count          bigint not null default 0,
   total          bigint not null default 0,
   tenants        integer not null default 0,
-  first_seen     timestamptz(3),
-  last_seen      timestamptz(3),
+  first_seen     timestamptz(3) not null,
+  last_seen      timestamptz(3) not null,
   sample_dlq_id  bigint,
   sample_message text,
   sample_stack   text,
   primary key (type, error_class, fingerprint)
 );
-create index dlq_group_last_idx on redrive.dlq_group (last_seen desc);
-create index dlq_group_count_idx on redrive.dlq_group (count desc);
+create index dlq_group_last_idx on redrive.dlq_group (last_seen desc, type, error_class, fingerprint);
+create index dlq_group_count_idx on redrive.dlq_group (count desc, type, error_class, fingerprint);
 
 -- Applies per-tenant deltas (the rows of `redrive_dlq_group_delta`, a temp table the triggers fill)
 -- to both tables in one statement. Rows are upserted in key order, so two settles never lock
@@ -70,8 +71,9 @@ as $$
   ), up as (
     insert into redrive.dlq_group_tenant as g (tenant_id, type, error_class, fingerprint, count, total, first_seen,
       last_seen, sample_dlq_id, sample_message, sample_stack)
-    select tenant_id, type, error_class, fingerprint, dcount, dtotal, first_seen, last_seen, sample_dlq_id,
-           sample_message, sample_stack
+    -- A replay or prune carries no times: ±infinity leave least()/greatest() unchanged.
+    select tenant_id, type, error_class, fingerprint, dcount, dtotal, coalesce(first_seen, 'infinity'),
+           coalesce(last_seen, '-infinity'), sample_dlq_id, sample_message, sample_stack
     from delta order by tenant_id, type, error_class, fingerprint
     on conflict (tenant_id, type, error_class, fingerprint) do update
       set count = g.count + excluded.count, total = g.total + excluded.total,
@@ -95,8 +97,8 @@ as $$
   )
   insert into redrive.dlq_group as g (type, error_class, fingerprint, count, total, tenants, first_seen, last_seen,
     sample_dlq_id, sample_message, sample_stack)
-  select type, error_class, fingerprint, dcount, dtotal, dtenants, first_seen, last_seen, sample_dlq_id,
-         sample_message, sample_stack
+  select type, error_class, fingerprint, dcount, dtotal, dtenants, coalesce(first_seen, 'infinity'),
+         coalesce(last_seen, '-infinity'), sample_dlq_id, sample_message, sample_stack
   from per_group order by type, error_class, fingerprint
   on conflict (type, error_class, fingerprint) do update
     set count = g.count + excluded.count, total = g.total + excluded.total, tenants = g.tenants + excluded.tenants,

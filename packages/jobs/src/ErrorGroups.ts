@@ -54,8 +54,8 @@ export interface ErrorGroup {
   readonly total: number
   /** Tenants with dead letters of the group not replayed (1 or 0 for a per-tenant group). */
   readonly tenants: number
-  readonly firstSeen: Date | null
-  readonly lastSeen: Date | null
+  readonly firstSeen: Date
+  readonly lastSeen: Date
   /** The group's first dead letter: its id and reason. */
   readonly sampleDlqId: number | null
   readonly sampleMessage: string | null
@@ -165,8 +165,8 @@ interface GroupRow {
   readonly count: string | number
   readonly total: string | number
   readonly tenants: string | number
-  readonly firstSeen: Date | null
-  readonly lastSeen: Date | null
+  readonly firstSeen: Date
+  readonly lastSeen: Date
   readonly sampleDlqId: string | number | null
   readonly sampleMessage: string | null
   readonly sampleStack?: string | null
@@ -226,7 +226,7 @@ export const make = Effect.gen(function*() {
     }
     const tenant = yield* scopeOf(q.tenantId)
     const byCount = q.orderBy === "count"
-    const order = byCount ? sql`g.count` : sql`coalesce(g.last_seen, '-infinity'::timestamptz)`
+    const order = byCount ? sql`g.count` : sql`g.last_seen`
     const conditions = [
       q.includeEmpty ? sql`true` : sql`g.count > 0`,
       q.type === undefined ? sql`true` : sql`g.type = ${q.type}`,
@@ -247,7 +247,7 @@ export const make = Effect.gen(function*() {
     const nextCursor = rows.length > q.limit && last !== undefined
       ? encodeCursor({
         o: q.orderBy,
-        v: byCount ? last.count : (last.lastSeen?.toISOString() ?? "-infinity"),
+        v: byCount ? last.count : last.lastSeen.toISOString(),
         t: last.type,
         c: last.errorClass,
         f: last.fingerprint
