@@ -39,6 +39,7 @@ import * as Classify from "./Classify.js"
 import * as CircuitCounter from "./internal/CircuitCounter.js"
 import * as Completer from "./internal/Completer.js"
 import * as JobSql from "./internal/JobSql.js"
+import { LaneSpan } from "./internal/LaneSpan.js"
 import * as TraceContext from "./internal/traceContext.js"
 import * as Limits from "./Limits.js"
 import type { JobContext } from "./JobContext.js"
@@ -223,6 +224,8 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
         }
         | undefined
       timedOut: boolean
+      /** The parent span of the lane's handlers: the running job's run span. */
+      readonly parent: LaneSpan
     }
     // A lane is registered before its fiber starts: a lane with nothing to do ends synchronously.
     const lanes = new Map<Lane, Fiber.RuntimeFiber<void, never> | undefined>()
@@ -257,6 +260,8 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
      * timed-out lane can end it from outside.
      */
     const parentOf = TraceContext.parser()
+    // What a lane's parent span stands for before its first job (never ended, never exported).
+    const idleSpan = yield* Effect.makeSpan("redrive.lane", { root: true, captureStackTrace: false })
     const startSpan = (row: JobSql.ClaimedRow) => {
       const parent = parentOf(row.traceContext)
       return Effect.makeSpan("redrive.job.run", {
@@ -289,7 +294,9 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
         const started = Date.now()
         lane.current = { row, started, deadline: started + Duration.toMillis(handler.definition.timeout), span }
         busy++
-        return Effect.flatMap(Effect.exit(Effect.withParentSpan(handler.run(row.payload, contextOf(row)), span)), (exit) => {
+        // The lane's parent span (provided once per lane) now stands for this job's run span.
+        lane.parent.current = span
+        return Effect.flatMap(Effect.exit(handler.run(row.payload, contextOf(row))), (exit) => {
           lane.current = undefined
           busy--
           // A handler that took real time is waiting on I/O: let more lanes share the work.
@@ -314,9 +321,10 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
 
     const spawn = (count: number): void => {
       for (let i = 0; i < count && lanes.size < concurrency; i++) {
-        const lane: Lane = { current: undefined, timedOut: false }
+        const lane: Lane = { current: undefined, timedOut: false, parent: new LaneSpan(idleSpan) }
         lanes.set(lane, undefined)
         const fiber = runLane(laneBody(lane).pipe(
+          Effect.withParentSpan(lane.parent),
           Effect.onExit((laneExit) =>
             Effect.suspend(() => {
               lanes.delete(lane)
