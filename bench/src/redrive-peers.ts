@@ -44,7 +44,7 @@ export const open = async (ctx: OpenContext) => {
   // Migrate as the harness's (administrator's) URL, then run as the runtime role, as a service does.
   await Effect.runPromise(
     MigrationRunner.up(fileURLToPath(new URL("../../migrations", import.meta.url))).pipe(
-      Effect.provide(Database.layer({ url: Redacted.make(ctx.databaseUrl), maxConnections: 1, administrator: true })),
+      Effect.provide(Database.layer({ url: Redacted.make(ctx.databaseUrl), maxConnections: 2, administrator: true })),
       Effect.provide(NodeContext.layer),
       Effect.scoped
     )

@@ -73,8 +73,8 @@ layer(TestDatabase.layer, { excludeTestServices: true })("roles", (it) => {
           and has_table_privilege('redrive_tenant', c.oid, p)
         order by 1`
       assert.deepStrictEqual(grants.map((g) => g.grant), [
-        "alert_attempt:SELECT", "alert_backlog:SELECT", "alert_delivery:SELECT", "control:SELECT", "control_event:SELECT", "dlq_inspector:SELECT",
-        "failure_stat:SELECT",
+        "alert_attempt:SELECT", "alert_backlog:SELECT", "alert_delivery:SELECT", "control:SELECT", "control_event:SELECT",
+        "dlq_group_mute:SELECT", "dlq_group_tenant:SELECT", "dlq_inspector:SELECT", "failure_stat:SELECT",
         "failure_stats:SELECT", "job:SELECT", "job_dlq:SELECT", "queue_health:SELECT", "replay_request:SELECT"
       ])
       // Column grants, where the table-level privilege is missing.

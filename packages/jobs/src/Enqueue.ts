@@ -11,6 +11,7 @@ import { ArrayFormatter, type ParseError } from "effect/ParseResult"
 import * as JobSql from "./internal/JobSql.js"
 import type { AnyJobDefinition, JobDefinition } from "./JobDefinition.js"
 import * as Limits from "./Limits.js"
+import * as TraceContext from "./internal/traceContext.js"
 import * as Metrics from "./Metrics.js"
 
 export interface EnqueueOptions {
@@ -122,9 +123,11 @@ const insert = <A, I>(
       payloads: json,
       idempotencyKeys: hasKeys ? keys.map((k) => k ?? null) : [],
       requestId: checked.requestId,
-      userId: checked.userId
+      userId: checked.userId,
+      // This span (a child of the caller's): the run span continues its trace.
+      traceContext: yield* TraceContext.current
     }).pipe(Effect.mapError(DbError.fromSqlError("Enqueue.many")))
-    yield* Metric.incrementBy(Metrics.jobsEnqueued, rows.length)
+    yield* Metric.incrementBy(Metrics.enqueued(definition.queue, definition.name), rows.length)
     // Identity values: branded without validating each again.
     if (!hasKeys) return rows.map((r): Enqueued => ({ id: Ids.JobId.make(Number(r.id), true), deduplicated: false }))
     // Keyed jobs: map each key to the job that holds it (inserted now, or already there).

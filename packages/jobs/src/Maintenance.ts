@@ -20,6 +20,7 @@ import * as CircuitBreaker from "./CircuitBreaker.js"
 import * as DrainWatcher from "./DrainWatcher.js"
 import * as Metrics from "./Metrics.js"
 import * as Pruner from "./Pruner.js"
+import * as MetricsSampler from "./MetricsSampler.js"
 import * as Rescuer from "./Rescuer.js"
 
 export interface MaintenanceOptions {
@@ -33,6 +34,8 @@ export interface MaintenanceOptions {
   readonly drainWatcher?: DrainWatcher.DrainWatcherOptions | false
   /** The alert dispatcher and evaluator (alerts/Alerts.ts), or false to run none here. */
   readonly alerts?: Alerts.AlertsOptions | false
+  /** The gauge sampler's settings (queue depth, DLQ depth, paused scopes), or false to run none here. */
+  readonly metrics?: MetricsSampler.MetricsSamplerOptions | false
   /** How often a follower tries to become the leader, and the leader checks its connection (default 2 s). */
   readonly electionInterval?: Duration.DurationInput
 }
@@ -54,6 +57,7 @@ const runTasks = (options: MaintenanceOptions) =>
     if (options.pruner !== false) yield* Effect.forkScoped(Pruner.task(options.pruner ?? {}))
     if (options.drainWatcher !== false) yield* Effect.forkScoped(DrainWatcher.task(options.drainWatcher ?? {}))
     if (options.alerts !== false) yield* Effect.forkScoped(Alerts.task(options.alerts ?? {}))
+    if (options.metrics !== false) yield* Effect.forkScoped(MetricsSampler.task(options.metrics ?? {}))
   })
 
 /**

@@ -1,15 +1,64 @@
 /**
  * Every metric the job runtime records, in one place (as @effect/cluster keeps ClusterMetrics).
  * Counters are incremental; exporters read them through Effect's metric registry.
+ *
+ * The job counters are tagged `queue` and `type` (and `class` where an error class applies) and
+ * incremented once per batch and tag set (`byJob`), never once per job: the completer tallies a
+ * settled batch first (internal/Completer.ts). The gauges are sampled by the maintenance leader
+ * (MetricsSampler.ts), so only the leading process reports them.
  */
-import { Metric, MetricBoundaries } from "effect"
+import { Metric, MetricBoundaries, MetricLabel } from "effect"
 
 export const jobsEnqueued = Metric.counter("redrive_jobs_enqueued_total", { incremental: true })
 
 export const jobsCompleted = Metric.counter("redrive_jobs_completed_total", { incremental: true })
+/** Every failed attempt (retried, waited, dead-lettered), by class. */
+export const jobsFailed = Metric.counter("redrive_jobs_failed_total", { incremental: true })
+/** Failed attempts that will run again (a free wait included), by class. */
 export const jobsRetried = Metric.counter("redrive_jobs_retried_total", { incremental: true })
+export const jobsSnoozed = Metric.counter("redrive_jobs_snoozed_total", { incremental: true })
 export const jobsDeadLettered = Metric.counter("redrive_jobs_dead_lettered_total", { incremental: true })
 export const jobsDiscarded = Metric.counter("redrive_jobs_discarded_total", { incremental: true })
+
+/** A counter tagged with a job's queue and type (and class): one metric key per tag set. */
+export const byJob = <Type, In, Out>(
+  metric: Metric.Metric<Type, In, Out>,
+  queue: string,
+  type: string,
+  errorClass?: string
+) =>
+  Metric.taggedWithLabels(
+    metric,
+    errorClass === undefined
+      ? [MetricLabel.make("queue", queue), MetricLabel.make("type", type)]
+      : [MetricLabel.make("queue", queue), MetricLabel.make("type", type), MetricLabel.make("class", errorClass)]
+  )
+
+export const enqueued = (queue: string, type: string) => byJob(jobsEnqueued, queue, type)
+
+/** Handler run time per attempt, seconds (tags queue, type). */
+export const jobRunTime = Metric.histogram(
+  "redrive_job_run_seconds",
+  MetricBoundaries.exponential({ start: 0.001, factor: 2, count: 18 }),
+  "handler run time per attempt"
+)
+/** From run_at to the claim that started the attempt, seconds (tags queue, type). */
+export const jobQueueWait = Metric.histogram(
+  "redrive_job_queue_wait_seconds",
+  MetricBoundaries.exponential({ start: 0.001, factor: 2, count: 20 }),
+  "time a due job waited for a worker"
+)
+
+/** Sampled by the maintenance leader (MetricsSampler.ts). */
+export const queueDepth = Metric.gauge("redrive_queue_depth", {
+  description: "unfinished jobs, by queue and state (available, paused, running)"
+})
+export const dlqDepth = Metric.gauge("redrive_dlq_depth", {
+  description: "dead letters not replayed, by type and class"
+})
+export const pausedScopes = Metric.gauge("redrive_paused_scopes", {
+  description: "control rows pausing, draining or probing a scope, by state"
+})
 /** Put back without using an attempt: not started, or interrupted by a shutdown. */
 export const jobsReleased = Metric.counter("redrive_jobs_released_total", { incremental: true })
 export const claimBatchSize = Metric.histogram(

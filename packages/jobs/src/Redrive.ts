@@ -18,6 +18,7 @@ import { ControlRepo, Database, JobDlqRepo, JobRepo, type TenantSessions } from 
 import { type ConfigError, Layer, Option, type Redacted } from "effect"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Controls from "./Controls.js"
+import * as ErrorGroups from "./ErrorGroups.js"
 import * as JobCommands from "./JobCommands.js"
 import type { AnyJobDefinition, HandlersContext, JobHandler } from "./JobDefinition.js"
 import * as JobRegistry from "./JobRegistry.js"
@@ -59,6 +60,7 @@ export type Services =
   | Replay.Replay
   | JobCommands.JobCommands
   | Controls.Controls
+  | ErrorGroups.ErrorGroups
 
 const database = (options: RedriveOptions) =>
   options.database === undefined ? Database.layerConfig : Database.layer(options.database)
@@ -70,7 +72,12 @@ const deadLetters = (options: RedriveOptions) =>
   })
 
 const base = (options: RedriveOptions): Layer.Layer<Services, SqlError | ConfigError.ConfigError> =>
-  Layer.mergeAll(Replay.layer(options.replay), JobCommands.layer(options.commands), Controls.layer(options.controls)).pipe(
+  Layer.mergeAll(
+    Replay.layer(options.replay),
+    JobCommands.layer(options.commands),
+    Controls.layer(options.controls),
+    ErrorGroups.layer
+  ).pipe(
     Layer.provideMerge(Layer.mergeAll(
       JobRegistry.layer(options.definitions ?? []),
       JobRepo.JobRepo.Default,

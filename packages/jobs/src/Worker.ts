@@ -17,12 +17,30 @@
 import { PgClient } from "@effect/sql-pg"
 import { SqlClient } from "@effect/sql"
 import { Ids } from "@redrive/database"
-import { Cause, Duration, Effect, Exit, Fiber, FiberSet, Layer, Metric, Queue, Random, Schedule, Stream } from "effect"
+import {
+  Cause,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  FiberSet,
+  Layer,
+  Metric,
+  MetricLabel,
+  Option,
+  Queue,
+  Random,
+  Schedule,
+  Stream,
+  type Tracer
+} from "effect"
 import { hostname } from "node:os"
 import * as Classify from "./Classify.js"
 import * as CircuitCounter from "./internal/CircuitCounter.js"
 import * as Completer from "./internal/Completer.js"
 import * as JobSql from "./internal/JobSql.js"
+import { LaneSpan } from "./internal/LaneSpan.js"
+import * as TraceContext from "./internal/traceContext.js"
 import * as Limits from "./Limits.js"
 import type { JobContext } from "./JobContext.js"
 import type { HandlersContext, JobHandler } from "./JobDefinition.js"
@@ -76,6 +94,15 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
     const grace = Duration.decode(options.shutdownGrace ?? "10 seconds")
     const limits = yield* Limits.Current
     const rules = yield* Classify.Rules
+    const clock = yield* Effect.clock
+    // Histogram tags per type, built once: recording a run allocates nothing.
+    const labelsOf = new Map(
+      options.handlers.map((h) => [
+        h.definition.name as string,
+        [MetricLabel.make("queue", h.definition.queue as string), MetricLabel.make("type", h.definition.name as string)]
+      ])
+    )
+    const noLabels: ReadonlyArray<MetricLabel.MetricLabel> = []
 
     /** Claimed and not yet settled: what this worker holds a lease on. */
     const held = new Set<number>()
@@ -188,8 +215,17 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
      * the attempt then fails with a TimeoutException and a fresh lane carries on. Granularity 100 ms.
      */
     interface Lane {
-      current: { readonly row: JobSql.ClaimedRow; readonly started: number; readonly deadline: number } | undefined
+      current:
+        | {
+          readonly row: JobSql.ClaimedRow
+          readonly started: number
+          readonly deadline: number
+          readonly span: Tracer.Span
+        }
+        | undefined
       timedOut: boolean
+      /** The parent span of the lane's handlers: the running job's run span. */
+      readonly parent: LaneSpan
     }
     // A lane is registered before its fiber starts: a lane with nothing to do ends synchronously.
     const lanes = new Map<Lane, Fiber.RuntimeFiber<void, never> | undefined>()
@@ -218,18 +254,57 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
       return row
     }
 
+    /**
+     * The run span: a child of the span that enqueued the job (its stored traceparent), else the
+     * root of a trace. Ended by hand (not withSpan) so the outcome's class lands on it and a
+     * timed-out lane can end it from outside.
+     */
+    const parentOf = TraceContext.parser()
+    // What a lane's parent span stands for before its first job (never ended, never exported).
+    const idleSpan = yield* Effect.makeSpan("redrive.lane", { root: true, captureStackTrace: false })
+    const startSpan = (row: JobSql.ClaimedRow) => {
+      const parent = parentOf(row.traceContext)
+      return Effect.makeSpan("redrive.job.run", {
+        kind: "consumer",
+        // A stack trace per job cost more than the rest of the span.
+        captureStackTrace: false,
+        attributes: {
+          "redrive.job.id": row.id,
+          "redrive.job.type": row.type,
+          "redrive.job.queue": row.queue,
+          "redrive.tenant": row.tenantId,
+          "redrive.attempt": row.attempt
+        },
+        ...(Option.isSome(parent) ? { parent: parent.value } : { root: true })
+      })
+    }
+    const endSpan = (span: Tracer.Span, result: Completer.Result, exit: Exit.Exit<unknown, unknown>, started: number) => {
+      const outcome = result.outcome
+      span.attribute("redrive.outcome", outcome._tag)
+      if (outcome._tag !== "Completed" && outcome._tag !== "Released") {
+        span.attribute("redrive.error_class", outcome.errorClass)
+      }
+      span.end(clock.unsafeCurrentTimeNanos(), exit)
+      Metrics.jobRunTime.unsafeUpdate((Date.now() - started) / 1000, labelsOf.get(result.row.type) ?? noLabels)
+    }
+
     const runOne = (row: JobSql.ClaimedRow, lane: Lane) =>
-      Effect.suspend(() => {
+      Effect.flatMap(startSpan(row), (span) => {
         const handler = handlers.get(row.type)!
         const started = Date.now()
-        lane.current = { row, started, deadline: started + Duration.toMillis(handler.definition.timeout) }
+        lane.current = { row, started, deadline: started + Duration.toMillis(handler.definition.timeout), span }
         busy++
+        // The lane's parent span (provided once per lane) now stands for this job's run span.
+        lane.parent.current = span
         return Effect.flatMap(Effect.exit(handler.run(row.payload, contextOf(row))), (exit) => {
           lane.current = undefined
           busy--
           // A handler that took real time is waiting on I/O: let more lanes share the work.
           if (Date.now() - started >= 2 && waiting() > 0) spawn(2)
-          return outcomeOf(row, exit, started)
+          return Effect.map(outcomeOf(row, exit, started), (result) => {
+            endSpan(span, result, exit, started)
+            return result
+          })
         })
       })
 
@@ -246,20 +321,28 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
 
     const spawn = (count: number): void => {
       for (let i = 0; i < count && lanes.size < concurrency; i++) {
-        const lane: Lane = { current: undefined, timedOut: false }
+        const lane: Lane = { current: undefined, timedOut: false, parent: new LaneSpan(idleSpan) }
         lanes.set(lane, undefined)
         const fiber = runLane(laneBody(lane).pipe(
-          Effect.onExit(() =>
+          Effect.withParentSpan(lane.parent),
+          Effect.onExit((laneExit) =>
             Effect.suspend(() => {
               lanes.delete(lane)
               const running = lane.current
               if (running !== undefined) busy--
-              if (!lane.timedOut || running === undefined) return Effect.void
+              if (running === undefined) return Effect.void
+              if (!lane.timedOut) {
+                // Interrupted by the shutdown: the job is released, its span ends interrupted.
+                running.span.end(clock.unsafeCurrentTimeNanos(), laneExit)
+                return Effect.void
+              }
               const timeout = new Cause.TimeoutException(
                 `handler exceeded its timeout of ${Duration.format(handlers.get(running.row.type)!.definition.timeout)}`
               )
+              const timedOut = Exit.fail(timeout)
               // The overrun job fails as a timeout; a fresh lane takes over the rest.
-              return Effect.map(outcomeOf(running.row, Exit.fail(timeout), running.started), (result) => {
+              return Effect.map(outcomeOf(running.row, timedOut, running.started), (result) => {
+                endSpan(running.span, result, timedOut, running.started)
                 handOver(result)
                 if (waiting() > 0) spawn(1)
               })
@@ -285,6 +368,9 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
       Effect.suspend(() => JobSql.claimBatch(sql, { queues, types, tenants, limit, workerId, leaseMs, after: lastServed })).pipe(
         Effect.tap((rows) => {
           if (rows.length > 0) lastServed = rows[0]!.lastServed
+          for (const row of rows) {
+            Metrics.jobQueueWait.unsafeUpdate(Math.max(0, row.waitMs) / 1000, labelsOf.get(row.type) ?? noLabels)
+          }
           return Metric.update(Metrics.claimBatchSize, rows.length)
         }),
         Effect.withSpan("Worker.claim"),

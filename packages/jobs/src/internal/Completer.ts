@@ -88,7 +88,6 @@ export const make = (options: CompleterOptions) =>
         }
         if (failures.length === 0 && plain) {
           if (done.length > 0) yield* JobSql.completeBatch(sql, { workerId, done, keepCompleted: options.keepCompleted })
-          yield* Metric.incrementBy(Metrics.jobsCompleted, done.length)
         } else if (done.length + failures.length > 0) {
           const [counts] = yield* JobSql.settleBatch(sql, {
             workerId,
@@ -97,14 +96,10 @@ export const make = (options: CompleterOptions) =>
             failures: JSON.stringify(failures),
             historyCap: options.historyCap
           })
-          if (counts) {
-            yield* Metric.incrementBy(Metrics.jobsCompleted, counts.completed)
-            yield* Metric.incrementBy(Metrics.jobsRetried, counts.retried)
-            yield* Metric.incrementBy(Metrics.jobsDeadLettered, counts.deadLettered)
-            yield* Metric.incrementBy(Metrics.jobsDiscarded, counts.discarded)
-            if (counts.blocked > 0) yield* logDeadLetterConflict(counts.blocked)
-          }
+          if (counts && counts.blocked > 0) yield* logDeadLetterConflict(counts.blocked)
         }
+        // Counted once per tag set of the batch, after the statement succeeded.
+        yield* countOutcomes(batch)
         if (toRelease.length > 0) {
           yield* JobSql.releaseBatch(sql, workerId, toRelease)
           yield* Metric.incrementBy(Metrics.jobsReleased, toRelease.length)
@@ -165,6 +160,46 @@ const settleActions: Record<Exclude<Outcome["_tag"], "Completed" | "Released">, 
   Snoozed: "snooze",
   Discarded: "discard",
   DeadLettered: "dead"
+}
+
+/**
+ * The batch's outcomes by (queue, type[, class]), one increment per tag set. Successes are tallied
+ * in nested maps (no key built per job); failures, the slow path, by a joined key.
+ */
+const countOutcomes = (batch: ReadonlyArray<Result>) =>
+  Effect.suspend(() => {
+    const completed = new Map<string, Map<string, number>>()
+    const failed = new Map<string, number>()
+    for (const { outcome, row } of batch) {
+      if (outcome._tag === "Completed") {
+        let byType = completed.get(row.queue)
+        if (byType === undefined) completed.set(row.queue, byType = new Map())
+        byType.set(row.type, (byType.get(row.type) ?? 0) + 1)
+      } else if (outcome._tag !== "Released") {
+        const key = `${outcome._tag}\u0000${row.queue}\u0000${row.type}\u0000${outcome.errorClass}`
+        failed.set(key, (failed.get(key) ?? 0) + 1)
+      }
+    }
+    const updates: Array<Effect.Effect<void>> = []
+    for (const [queue, byType] of completed) {
+      for (const [type, n] of byType) updates.push(Metric.incrementBy(Metrics.byJob(Metrics.jobsCompleted, queue, type), n))
+    }
+    for (const [key, n] of failed) {
+      const [tag, queue, type, errorClass] = key.split("\u0000") as [FailedTag, string, string, string]
+      for (const metric of failureMetrics[tag]) {
+        updates.push(Metric.incrementBy(Metrics.byJob(metric, queue, type, errorClass), n))
+      }
+    }
+    return Effect.all(updates, { discard: true })
+  })
+
+type FailedTag = Exclude<Outcome["_tag"], "Completed" | "Released">
+const failureMetrics: Record<FailedTag, ReadonlyArray<Metric.Metric.Counter<number>>> = {
+  Retried: [Metrics.jobsFailed, Metrics.jobsRetried],
+  Waited: [Metrics.jobsFailed, Metrics.jobsRetried],
+  Snoozed: [Metrics.jobsSnoozed],
+  Discarded: [Metrics.jobsDiscarded],
+  DeadLettered: [Metrics.jobsFailed, Metrics.jobsDeadLettered]
 }
 
 const nextRunAtJson = (at: Date | undefined) => (at === undefined ? {} : { nextRunAt: at.toISOString() })

@@ -33,6 +33,8 @@ export interface InsertBatch {
   readonly idempotencyKeys: ReadonlyArray<string | null>
   readonly requestId: string | null
   readonly userId: string | null
+  /** The enqueuing span's traceparent (internal/traceContext.ts), or null. */
+  readonly traceContext: string | null
 }
 
 /**
@@ -49,9 +51,10 @@ export const insertBatch = (sql: SqlClient, b: InsertBatch) =>
       select ${initialState(sql, b.tenantId, b.queue, b.type)} as s
     ), inserted as (
       insert into redrive.job (tenant_id, queue, type, payload, priority, max_attempts, run_at, state,
-                               idempotency_key, request_id, user_id)
+                               idempotency_key, request_id, user_id, trace_context)
       select ${b.tenantId}, ${b.queue}, ${b.type}, i.payload, ${b.priority}, ${b.maxAttempts},
-             coalesce(${b.runAt}::timestamptz, now()), state.s, i.key, ${b.requestId}, ${b.userId}
+             coalesce(${b.runAt}::timestamptz, now()), state.s, i.key, ${b.requestId}, ${b.userId},
+             ${b.traceContext}::text
       from input i, state
       order by i.ord
       on conflict (tenant_id, queue, idempotency_key)
@@ -87,6 +90,10 @@ export interface ClaimedRow {
   readonly replayOf: string | null
   /** The last tenant this claim served, in rotation order (the same on every row). */
   readonly lastServed: string | null
+  /** The enqueuing span's traceparent: the run span continues its trace. */
+  readonly traceContext: string | null
+  /** How long the job waited past its run_at before this claim (ms). */
+  readonly waitMs: number
 }
 
 /**
@@ -171,7 +178,8 @@ export const claimBatch = (
     where j.id = any(array(select id from picked))
     returning j.id, j.tenant_id as "tenantId", j.queue, j.type, j.payload, j.priority, j.attempt,
       j.max_attempts as "maxAttempts", j.free_waits as "freeWaits", j.replay_of as "replayOf",
-      (select tenant_id from served order by rn desc limit 1) as "lastServed"`
+      (select tenant_id from served order by rn desc limit 1) as "lastServed", j.trace_context as "traceContext",
+      (extract(epoch from now() - j.run_at) * 1000)::float8 as "waitMs"`
 
 /** One failed (or waiting, snoozed, or discarded) attempt, as the settle statement takes it. */
 export interface SettleFailure {

@@ -24,12 +24,13 @@ import { appendHistory } from "./historySql.js"
 export const moveToDlq = (sql: SqlClient, cap: Statement.Fragment) =>
   sql`moved as (
       insert into redrive.job_dlq (job_id, tenant_id, queue, type, payload, priority, max_attempts, error_class,
-        error_reason, attempts, error_history, fingerprint, first_failed_at, dlq_at, replay_of, request_id, user_id)
+        error_reason, attempts, error_history, fingerprint, first_failed_at, dlq_at, replay_of, request_id, user_id,
+        trace_context)
       select d.id, d.tenant_id, d.queue, d.type, d.payload, d.priority, d.max_attempts, d.error_class,
         left(d.reason, 2000), d.attempt, ${appendHistory(sql, sql.literal("d.error_history"), sql.literal("d.e"), cap)},
         redrive.fingerprint(d.type, d.error_class, d.e ->> 'tag', d.e ->> 'message'),
         coalesce((d.error_history -> 0 ->> 'at')::timestamptz, (d.e ->> 'at')::timestamptz, now()), now(),
-        d.replay_of, d.request_id, d.user_id
+        d.replay_of, d.request_id, d.user_id, d.trace_context
       from dying d
       on conflict (tenant_id, job_id) do nothing
       returning id, job_id, tenant_id, queue, type, priority, error_class, error_reason, fingerprint, attempts

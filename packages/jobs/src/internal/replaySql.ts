@@ -26,7 +26,7 @@ const replayedEntry = (sql: Sql, by: string) =>
 /** Inserts the new job of each still-unreplayed dead letter of the CTE `source` (aliased `d`). */
 const insertJobs = (sql: Sql, source: "dlq" | "picked", by: string, cap: number, payloadJson: string | null) =>
   sql`insert into redrive.job (tenant_id, queue, type, payload, priority, state, attempt, max_attempts, run_at,
-        error_history, replay_of, request_id, user_id)
+        error_history, replay_of, request_id, user_id, trace_context)
       select d.tenant_id, d.queue, d.type, coalesce(${payloadJson}::jsonb, d.payload), d.priority,
         -- Like enqueue: into a paused or draining scope (or a paused type), the job waits as 'paused'.
         case when ${
@@ -38,7 +38,8 @@ const insertJobs = (sql: Sql, source: "dlq" | "picked", by: string, cap: number,
   })
 } then 'paused' else 'available' end, 0,
         d.max_attempts, now(), ${appendHistory(sql, sql.literal("d.error_history"), replayedEntry(sql, by), sql`${cap}::int`)},
-        d.id, d.request_id, d.user_id
+        -- The replay continues the original enqueue's trace.
+        d.id, d.request_id, d.user_id, d.trace_context
       from ${sql.literal(source)} d
       where d.replayed_at is null
       order by d.id
@@ -74,7 +75,7 @@ export const replayOne = (sql: Sql, input: {
   sql<ReplayOneRow>`
     with dlq as (
       select id, tenant_id, queue, type, payload, priority, max_attempts, attempts, error_class, error_history,
-             request_id, user_id, replayed_at, replay_job_id
+             request_id, user_id, replayed_at, replay_job_id, trace_context
       from redrive.job_dlq
       where id = ${input.id} ${input.tenantId === null ? sql`` : sql`and tenant_id = ${input.tenantId}`}
       for update
@@ -242,7 +243,7 @@ export const replayBatch = (sql: Sql, input: {
     ), picked as (
       -- Locked rows replayed meanwhile come back with replayed_at set: insertJobs skips them.
       select id, tenant_id, queue, type, payload, priority, max_attempts, attempts, error_class, error_history,
-             request_id, user_id, replayed_at
+             request_id, user_id, replayed_at, trace_context
       from redrive.job_dlq
       where id = any(array(select id from candidates))
       for update skip locked
