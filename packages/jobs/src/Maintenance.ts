@@ -1,6 +1,7 @@
 /**
- * Maintenance: the tasks that must run somewhere, once per database — the rescuer and the circuit
- * breaker, the alert dispatcher today, and the pruner and drain watcher as they come. Every process that runs a worker takes
+ * Maintenance: the tasks that must run somewhere, once per database — the rescuer, the circuit
+ * breaker, the pruner, the drain watcher, the alert dispatcher and evaluator, and the metrics
+ * sampler, each with an option to turn it off here. Every process that runs a worker takes
  * part (Worker.layer includes this layer unless told not to), so a deployment cannot forget them.
  *
  * Exactly one process runs them at a time, elected as River elects its leader: the process that
@@ -76,7 +77,7 @@ const term = (options: MaintenanceOptions, interval: Duration.Duration) =>
       )
     )
     yield* Metric.set(Metrics.maintenanceLeader, 1)
-    yield* Effect.logInfo("redrive maintenance: this process leads (runs the rescuer and the circuit breaker)")
+    yield* Effect.logInfo("redrive maintenance: this process leads (runs the maintenance tasks)")
     yield* runTasks(options)
     // Lead while the connection (and so the lock) is alive.
     yield* connection.executeRaw("select 1", []).pipe(Effect.repeat(Schedule.spaced(interval)))
@@ -112,7 +113,7 @@ export const layerCluster = (options: Omit<MaintenanceOptions, "electionInterval
   Singleton.make(
     "redrive/maintenance",
     Effect.scoped(
-      Effect.logInfo("redrive maintenance: this runner leads (runs the rescuer and the circuit breaker)").pipe(
+      Effect.logInfo("redrive maintenance: this runner leads (runs the maintenance tasks)").pipe(
         Effect.zipRight(Metric.set(Metrics.maintenanceLeader, 1)),
         Effect.zipRight(runTasks(options)),
         Effect.zipRight(Effect.never),

@@ -6,7 +6,7 @@
  * job holds its own place and nothing else. The worker wakes on NOTIFY and polls as a fallback.
  *
  * By default the layer also takes part in maintenance (Maintenance.ts): one process per database
- * runs the rescuer and the circuit breaker, so a deployment cannot forget them. For the types
+ * runs the maintenance tasks (rescuer, circuit breaker, pruner, alerts…), so a deployment cannot forget them. For the types
  * with a circuit breaker, the worker counts attempts and trip-class failures in memory and
  * flushes them once a second (internal/CircuitCounter.ts).
  *
