@@ -4,11 +4,26 @@
  * continuing the trace of the request that enqueued the job, plus claim/settle/enqueue spans) go
  * to Effect's default tracer, which exports nothing. Metrics (Metrics.ts) live in Effect's metric
  * registry either way.
+ *
+ * @effect/opentelemetry is an optional peer dependency: it is loaded when this layer is built, so
+ * a service that never exports spans does not need it installed (importing @redrive/jobs must not).
  */
-import * as OtlpSerialization from "@effect/opentelemetry/OtlpSerialization"
-import * as OtlpTracer from "@effect/opentelemetry/OtlpTracer"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import { Config, Duration, Effect, Layer, Option } from "effect"
+import type { ConfigError } from "effect/ConfigError"
+import { Config, type Duration, Effect, Layer, Option, Schema } from "effect"
+
+/** OTLP export was asked for, but the optional peer @effect/opentelemetry is not installed. */
+export class TelemetryUnavailable extends Schema.TaggedError<TelemetryUnavailable>()("Redrive/TelemetryUnavailable", {
+  message: Schema.String
+}) {}
+
+const otlp = Effect.tryPromise({
+  try: () => Promise.all([import("@effect/opentelemetry/OtlpTracer"), import("@effect/opentelemetry/OtlpSerialization")]),
+  catch: () =>
+    new TelemetryUnavailable({
+      message: "exporting spans over OTLP needs the optional peer dependency @effect/opentelemetry (^0.64.1): install it"
+    })
+})
 
 export interface TelemetryOptions {
   /** The collector's base URL, e.g. `http://localhost:4318`; spans are posted to `<url>/v1/traces`. */
@@ -20,8 +35,9 @@ export interface TelemetryOptions {
 }
 
 /** Spans exported to an OTLP/HTTP collector, in batches, from a background fiber. */
-export const layer = (options: TelemetryOptions): Layer.Layer<never> =>
-  OtlpTracer.layer({
+export const layer = (options: TelemetryOptions): Layer.Layer<never, TelemetryUnavailable> =>
+  Layer.unwrapEffect(Effect.map(otlp, ([OtlpTracer, OtlpSerialization]) =>
+    OtlpTracer.layer({
     url: `${options.endpoint.replace(/\/+$/, "")}/v1/traces`,
     resource: {
       serviceName: options.serviceName ?? "redrive",
@@ -29,13 +45,13 @@ export const layer = (options: TelemetryOptions): Layer.Layer<never> =>
     },
     ...(options.headers !== undefined ? { headers: options.headers } : {}),
     ...(options.exportInterval !== undefined ? { exportInterval: options.exportInterval } : {})
-  }).pipe(Layer.provide(OtlpSerialization.layerJson), Layer.provide(FetchHttpClient.layer))
+    }).pipe(Layer.provide(OtlpSerialization.layerJson), Layer.provide(FetchHttpClient.layer))))
 
 /**
  * `layer` from the standard variables when `OTEL_EXPORTER_OTLP_ENDPOINT` is set
  * (`OTEL_SERVICE_NAME`, default `redrive`); otherwise nothing (the default tracer).
  */
-export const layerConfig: Layer.Layer<never, import("effect/ConfigError").ConfigError> = Layer.unwrapEffect(
+export const layerConfig: Layer.Layer<never, ConfigError | TelemetryUnavailable> = Layer.unwrapEffect(
   Effect.gen(function*() {
     const endpoint = yield* Config.option(Config.nonEmptyString("OTEL_EXPORTER_OTLP_ENDPOINT"))
     const serviceName = yield* Config.string("OTEL_SERVICE_NAME").pipe(Config.withDefault("redrive"))
