@@ -186,16 +186,9 @@ const toGroup = (r: GroupRow): ErrorGroup => ({
   sampleMessage: r.sampleMessage
 })
 
-interface MuteRow {
+/** A mute as the driver returns it: the bigint id may come as a string. */
+interface MuteRow extends Omit<Mute, "id"> {
   readonly id: string | number
-  readonly type: string
-  readonly errorClass: string
-  readonly fingerprint: string
-  readonly tenantId: string | null
-  readonly mutedUntil: Date
-  readonly by: string
-  readonly reason: string
-  readonly at: Date
 }
 const toMute = (r: MuteRow): Mute => ({ ...r, id: Number(r.id) })
 

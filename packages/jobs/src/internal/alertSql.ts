@@ -193,6 +193,24 @@ const wants = (sql: SqlClient, event: string) =>
   sql`ch.enabled and (cardinality(ch.events) = 0 or ${event} = any(ch.events))`
 
 /**
+ * The episodes of an evaluated event, as two CTEs over `source` (rows of channel_id and scope, the
+ * scopes in alert now): `opened` holds the episodes that start now (the only ones that fire),
+ * `cleared` removes those whose condition no longer holds, so the next episode fires again.
+ */
+const episodes = (sql: SqlClient, event: string, source: "failing" | "over") =>
+  sql`opened as (
+      insert into redrive.alert_episode (channel_id, event, scope)
+      select s.channel_id, ${event}, s.scope from ${sql.literal(source)} s
+      on conflict do nothing
+      returning channel_id, scope
+    ), cleared as (
+      delete from redrive.alert_episode e
+      where e.event = ${event}
+        and not exists (select 1 from ${sql.literal(source)} s where s.channel_id = e.channel_id and s.scope = e.scope)
+      returning 1
+    )`
+
+/**
  * job.failing: for each channel that wants it, each (tenant, queue, type) with at least
  * `failing_after` failures (of the channel's error classes) in the last `failing_window_s`
  * (whole minutes of failure_stat) and no recovered job in them. The episode row makes it fire once;
@@ -215,17 +233,7 @@ export const evaluateFailing = (sql: SqlClient) =>
     ), failing as (
       select c.*, c.tenant_id || '/' || c.queue || '/' || c.type as scope from counts c
       where c.failures >= c.failing_after and c.recovered = 0
-    ), opened as (
-      insert into redrive.alert_episode (channel_id, event, scope)
-      select f.channel_id, 'job.failing', f.scope from failing f
-      on conflict do nothing
-      returning channel_id, scope
-    ), cleared as (
-      delete from redrive.alert_episode e
-      where e.event = 'job.failing'
-        and not exists (select 1 from failing f where f.channel_id = e.channel_id and f.scope = e.scope)
-      returning 1
-    ), alerts as (
+    ), ${episodes(sql, "job.failing", "failing")}, alerts as (
       insert into redrive.alert_delivery (channel_id, tenant_id, event, payload, coalesce_key)
       select f.channel_id, f.tenant_id, 'job.failing',
              jsonb_build_object('tenantId', f.tenant_id, 'queue', f.queue, 'type', f.type, 'failures', f.failures,
@@ -253,17 +261,7 @@ export const evaluateDlqThreshold = (sql: SqlClient) =>
     ), over as (
       select ch.id as channel_id, ch.dlq_threshold, depth.*, depth.tenant_id || '/' || depth.queue as scope
       from ch join depth on (ch.tenant_id is null or ch.tenant_id = depth.tenant_id) and depth.depth > ch.dlq_threshold
-    ), opened as (
-      insert into redrive.alert_episode (channel_id, event, scope)
-      select o.channel_id, 'dlq.threshold', o.scope from over o
-      on conflict do nothing
-      returning channel_id, scope
-    ), cleared as (
-      delete from redrive.alert_episode e
-      where e.event = 'dlq.threshold'
-        and not exists (select 1 from over o where o.channel_id = e.channel_id and o.scope = e.scope)
-      returning 1
-    ), alerts as (
+    ), ${episodes(sql, "dlq.threshold", "over")}, alerts as (
       insert into redrive.alert_delivery (channel_id, tenant_id, event, payload, coalesce_key)
       select o.channel_id, o.tenant_id, 'dlq.threshold',
              jsonb_build_object('tenantId', o.tenant_id, 'queue', o.queue, 'depth', o.depth, 'threshold', o.dlq_threshold),
