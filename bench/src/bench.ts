@@ -66,11 +66,15 @@ const throughput = async () => {
   let peak = rss0
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 25)
   t = performance.now()
+  const cpu0 = process.cpuUsage()
   await worker.startWorker(() => void handled++)
   await until(async () => handled >= N_A && (await worker.countTerminal()).pending === 0)
   const s = (performance.now() - t) / 1000
+  const cpu = process.cpuUsage(cpu0)
   clearInterval(sampler)
   report("A process", `${Math.round(N_A / s)} jobs/s (${N_A} in ${s.toFixed(2)} s)`)
+  // Node CPU per job is steadier than jobs/s on a shared machine: compare variants with it.
+  report("A process Node CPU", `${((cpu.user + cpu.system) / N_A).toFixed(1)} µs/job`)
   report("A process RSS (this process)", `${Math.round(peak / 1048576)} MB peak`)
   await worker.stop()
 }

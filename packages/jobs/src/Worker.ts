@@ -19,15 +19,16 @@ import { SqlClient } from "@effect/sql"
 import { Ids } from "@redrive/database"
 import {
   Cause,
+  Context,
   Duration,
   Effect,
   Exit,
   Fiber,
+  FiberRef,
   FiberSet,
   Layer,
   Metric,
   MetricLabel,
-  Option,
   Queue,
   Random,
   Schedule,
@@ -262,34 +263,48 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
     const parentOf = TraceContext.parser()
     // What a lane's parent span stands for before its first job (never ended, never exported).
     const idleSpan = yield* Effect.makeSpan("redrive.lane", { root: true, captureStackTrace: false })
-    const startSpan = (row: JobSql.ClaimedRow) => {
-      const parent = parentOf(row.traceContext)
-      return Effect.makeSpan("redrive.job.run", {
-        kind: "consumer",
+    // The tracer is asked for each run span directly: Effect.makeSpan per job re-reads the fiber's
+    // tracer, clock, annotations and links and wraps the span in an effect, which cost as much as
+    // the span itself on a no-op job. Annotations and links set around the worker do not apply to
+    // run spans (they continue the enqueuer's trace, not the worker's).
+    const tracer = yield* Effect.tracer
+    const tracing = yield* FiberRef.get(FiberRef.currentTracerEnabled)
+    const timing = yield* FiberRef.get(FiberRef.currentTracerTimingEnabled)
+    const noLinks: ReadonlyArray<Tracer.SpanLink> = []
+    const startSpan = (row: JobSql.ClaimedRow): Tracer.Span => {
+      if (!tracing) return idleSpan
+      const span = tracer.span(
+        "redrive.job.run",
+        parentOf(row.traceContext),
+        Context.empty(),
+        noLinks,
+        timing ? clock.unsafeCurrentTimeNanos() : 0n,
+        "consumer",
         // A stack trace per job cost more than the rest of the span.
-        captureStackTrace: false,
-        attributes: {
-          "redrive.job.id": row.id,
-          "redrive.job.type": row.type,
-          "redrive.job.queue": row.queue,
-          "redrive.tenant": row.tenantId,
-          "redrive.attempt": row.attempt
-        },
-        ...(Option.isSome(parent) ? { parent: parent.value } : { root: true })
-      })
+        { captureStackTrace: false }
+      )
+      span.attribute("redrive.job.id", row.id)
+      span.attribute("redrive.job.type", row.type)
+      span.attribute("redrive.job.queue", row.queue)
+      span.attribute("redrive.tenant", row.tenantId)
+      span.attribute("redrive.attempt", row.attempt)
+      return span
     }
     const endSpan = (span: Tracer.Span, result: Completer.Result, exit: Exit.Exit<unknown, unknown>, started: number) => {
       const outcome = result.outcome
-      span.attribute("redrive.outcome", outcome._tag)
-      if (outcome._tag !== "Completed" && outcome._tag !== "Released") {
-        span.attribute("redrive.error_class", outcome.errorClass)
+      if (span !== idleSpan) {
+        span.attribute("redrive.outcome", outcome._tag)
+        if (outcome._tag !== "Completed" && outcome._tag !== "Released") {
+          span.attribute("redrive.error_class", outcome.errorClass)
+        }
+        span.end(timing ? clock.unsafeCurrentTimeNanos() : 0n, exit)
       }
-      span.end(clock.unsafeCurrentTimeNanos(), exit)
       Metrics.jobRunTime.unsafeUpdate((Date.now() - started) / 1000, labelsOf.get(result.row.type) ?? noLabels)
     }
 
     const runOne = (row: JobSql.ClaimedRow, lane: Lane) =>
-      Effect.flatMap(startSpan(row), (span) => {
+      Effect.suspend(() => {
+        const span = startSpan(row)
         const handler = handlers.get(row.type)!
         const started = Date.now()
         lane.current = { row, started, deadline: started + Duration.toMillis(handler.definition.timeout), span }
@@ -333,7 +348,7 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
               if (running === undefined) return Effect.void
               if (!lane.timedOut) {
                 // Interrupted by the shutdown: the job is released, its span ends interrupted.
-                running.span.end(clock.unsafeCurrentTimeNanos(), laneExit)
+                if (running.span !== idleSpan) running.span.end(clock.unsafeCurrentTimeNanos(), laneExit)
                 return Effect.void
               }
               const timeout = new Cause.TimeoutException(
