@@ -58,6 +58,7 @@ export const moveToDlq = (sql: SqlClient, cap: Statement.Fragment) =>
         and (cardinality(ch.events) = 0 or 'job.dead_lettered' = any(ch.events))
         and m.priority <= ch.min_priority
         and (cardinality(ch.error_classes) = 0 or m.error_class = any(ch.error_classes))
+      where not redrive.group_muted(m.type, m.error_class, m.fingerprint, m.tenant_id)
       returning 1
     )`
 

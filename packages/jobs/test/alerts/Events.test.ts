@@ -9,6 +9,7 @@ import { Factory, TestDatabase } from "@redrive/database/testing"
 import { Effect, Schema } from "effect"
 import * as Evaluator from "../../src/alerts/Evaluator.js"
 import * as Enqueue from "../../src/Enqueue.js"
+import * as ErrorGroups from "../../src/ErrorGroups.js"
 import * as JobDefinition from "../../src/JobDefinition.js"
 import { count, eventually, withWorker } from "../workerFixtures.js"
 import { channel } from "./alertFixtures.js"
@@ -150,4 +151,46 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
       // The dead letter's class is `unknown`: not for a channel of permanent failures only.
       assert.strictEqual((yield* deliveries(permanentOnly)).length, 0)
     }))
+
+  it.scoped("a muted error group writes no dead-letter alerts while the mute is in force", () =>
+    Effect.gen(function*() {
+      const a = Factory.tenant()
+      const b = Factory.tenant()
+      const forA = yield* channel({ tenantId: a, url, events: ["job.dead_lettered"] })
+      const forB = yield* channel({ tenantId: b, url, events: ["job.dead_lettered"] })
+      const Def = JobDefinition.make({
+        name: Factory.unique("muted"),
+        queue: Factory.queue(),
+        payload: Schema.Struct({ n: Schema.Number }),
+        retry: { maxAttempts: 1, base: 0 }
+      })
+      const handlers = [JobDefinition.handle(Def, () => Effect.fail(new Error("vendor is down")))]
+      const drain = (tenantId: string) =>
+        withWorker({ handlers, maintenance: false }, eventually(count(`redrive.job where tenant_id = '${tenantId}'`), (n) => n === 0))
+      const deadLetterAlerts = (channelId: number) =>
+        Effect.map(deliveries(channelId), (ds) => ds.filter((d) => d.event === "job.dead_lettered").length)
+
+      yield* Enqueue.one(Def, { n: 1 }, { tenantId: a })
+      yield* drain(a)
+      assert.strictEqual(yield* deadLetterAlerts(forA), 1, "before the mute")
+      const sql = yield* SqlClient.SqlClient
+      const [group] = yield* sql<{ errorClass: string; fingerprint: string }>`
+        select error_class, fingerprint from redrive.job_dlq where tenant_id = ${a}`
+      const groups = yield* ErrorGroups.ErrorGroups
+      const key = { type: Def.name, errorClass: group!.errorClass, fingerprint: group!.fingerprint }
+      yield* groups.mute({ ...key, tenantId: a, duration: "1 hour", by: "ops", reason: "vendor outage" })
+
+      yield* Enqueue.many(Def, [{ n: 2 }, { n: 3 }], { tenantId: a })
+      yield* Enqueue.one(Def, { n: 4 }, { tenantId: b })
+      yield* drain(a)
+      yield* drain(b)
+      assert.strictEqual(yield* count(`redrive.job_dlq where tenant_id = '${a}'`), 3, "muting silences, it does not drop")
+      assert.strictEqual(yield* deadLetterAlerts(forA), 1, "a's muted group: no new alerts")
+      assert.strictEqual(yield* deadLetterAlerts(forB), 1, "b's group is not muted")
+
+      yield* groups.unmute({ ...key, tenantId: a, by: "ops", reason: "vendor back" })
+      yield* Enqueue.one(Def, { n: 5 }, { tenantId: a })
+      yield* drain(a)
+      assert.strictEqual(yield* deadLetterAlerts(forA), 2, "after the unmute")
+    }).pipe(Effect.provide(ErrorGroups.layer)))
 })
