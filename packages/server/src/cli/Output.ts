@@ -19,7 +19,10 @@ const fieldsOf = (error: object): Record<string, unknown> =>
 export const describe = (error: unknown): string => {
   if (typeof error !== "object" || error === null) return String(error)
   const tag = "_tag" in error && typeof error._tag === "string" ? error._tag.replace(/^Redrive\//, "") : "Error"
-  const message = "message" in error && typeof error.message === "string" && error.message !== "" ? error.message : undefined
+  // Only a message of its own: a tagged error without one renders its fields as JSON there.
+  const message = Object.hasOwn(error, "message") && "message" in error && typeof error.message === "string" && error.message !== ""
+    ? error.message
+    : undefined
   const fields = fieldsOf(error)
   delete fields.message
   const detail = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(" ")
