@@ -7,6 +7,7 @@
 import type { Control, ControlEvent, DlqFilter, Ids, Job, JobDlq, ReplayRequest } from "@redrive/database"
 import type { Controls, ErrorGroups, JobCommands } from "@redrive/jobs"
 import { Context, type Effect } from "effect"
+import type { ApiKeyInfo, CreatedKey, CreateKeyInput } from "../auth/ApiKeys.js"
 
 export interface Page<A> {
   readonly items: ReadonlyArray<A>
@@ -73,4 +74,8 @@ export class Backend extends Context.Tag("@redrive/server/cli/Backend")<Backend,
   readonly controls: Op<ReadonlyArray<Control.Control>>
   readonly events: (input: Controls.EventsInput) => Op<ReadonlyArray<ControlEvent.ControlEvent>>
   readonly purge: (input: PurgeInput) => Op<PurgeResult>
+  readonly keysCreate: (input: CreateKeyInput) => Op<CreatedKey>
+  readonly keysList: Op<ReadonlyArray<ApiKeyInfo>>
+  readonly keysRevoke: (id: string) => Op<ApiKeyInfo>
+  readonly keysRotate: (id: string) => Op<CreatedKey>
 }>() {}

@@ -7,9 +7,11 @@ import { Cause, Effect, Exit, Option } from "effect"
 import * as Controls from "./commands/Controls.js"
 import * as Dlq from "./commands/Dlq.js"
 import * as Jobs from "./commands/Jobs.js"
+import * as Keys from "./commands/Keys.js"
 import * as Migrate from "./commands/Migrate.js"
 import * as Purge from "./commands/Purge.js"
 import * as Replay from "./commands/Replay.js"
+import * as Worker from "./commands/Worker.js"
 import * as ExitCode from "./ExitCode.js"
 import * as Output from "./Output.js"
 import { CommandFailed } from "./Run.js"
@@ -21,11 +23,13 @@ export const root = Command.make("redrive").pipe(
   ),
   Command.withSubcommands([
     Migrate.command,
+    Worker.command,
     Dlq.command,
     Replay.command,
     Jobs.command,
     ...Controls.commands,
-    Purge.command
+    Purge.command,
+    Keys.command
   ])
 )
 

@@ -6,6 +6,7 @@
 import { Database, DatabaseError, JobDlqRepo, JobRepo } from "@redrive/database"
 import { Controls, DeadLetterPurge, ErrorGroups, JobCommands, JobRegistry, Replay } from "@redrive/jobs"
 import { Effect, Layer, Option } from "effect"
+import * as ApiKeys from "../auth/ApiKeys.js"
 import { Backend } from "./Backend.js"
 import * as Connection from "./Connection.js"
 
@@ -16,6 +17,7 @@ const make = Effect.gen(function*() {
   const controls = yield* Controls.Controls
   const groups = yield* ErrorGroups.ErrorGroups
   const purger = yield* DeadLetterPurge.DeadLetterPurge
+  const keys = yield* ApiKeys.ApiKeys
 
   return Backend.of({
     dlqList: (filter, page) => deadLetters.listPending(filter, page),
@@ -57,7 +59,11 @@ const make = Effect.gen(function*() {
         dryRun: input.dryRun,
         by: input.by,
         reason: input.reason
-      })
+      }),
+    keysCreate: (input) => keys.create(input),
+    keysList: keys.list(),
+    keysRevoke: (id) => keys.revoke({ id }),
+    keysRotate: (id) => keys.rotate({ id })
   })
 })
 
@@ -71,7 +77,8 @@ export const layer = Layer.effect(Backend, make).pipe(
     JobCommands.layer(),
     Controls.layer(),
     ErrorGroups.layer,
-    DeadLetterPurge.layer()
+    DeadLetterPurge.layer(),
+    ApiKeys.layer
   )),
   Layer.provide(Layer.mergeAll(JobRegistry.layer([]), JobRepo.JobRepo.Default, JobDlqRepo.layerInsecureDefault)),
   Layer.provide(Layer.unwrapScoped(Effect.map(Connection.runtimeDatabase, Database.layer)))
