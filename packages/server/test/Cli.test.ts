@@ -6,6 +6,7 @@ import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
 import { Factory, TestDatabase } from "@redrive/database/testing"
 import { Effect } from "effect"
+import { createHash } from "node:crypto"
 import { readdirSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { cli, json, timeout } from "./cliFixtures.js"
@@ -237,5 +238,39 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
         [tenant, oldIds.length, "ops", "GDPR request"]
       )
       assert.instanceOf(audit!.finishedAt, Date)
+    }), timeout)
+
+  it.effect("keys create prints the secret once (only its hash is stored), list, rotate and revoke; a missing key exits 3", () =>
+    Effect.gen(function*() {
+      const env = yield* db
+      const tenant = Factory.tenant()
+      const created = yield* cli(["keys", "create", "--name", "billing-service", "--tenant", tenant, "--json"], env)
+      assert.strictEqual(created.code, 0, created.stderr)
+      const key = json<{ key: { id: number; tenant: string; access: string }; secret: string }>(created)
+      assert.match(key.secret, /^rdk_[A-Za-z0-9_-]{43}$/)
+      assert.deepStrictEqual([key.key.tenant, key.key.access], [tenant, "write"])
+      const sql = yield* SqlClient.SqlClient
+      const [stored] = yield* sql<{ hash: string }>`select hash from redrive.api_key where id = ${key.key.id}`
+      assert.strictEqual(stored!.hash, createHash("sha256").update(key.secret).digest("hex"))
+      const rotated = yield* cli(["keys", "rotate", String(key.key.id), "--json"], env)
+      assert.strictEqual(rotated.code, 0, rotated.stderr)
+      const next = json<{ key: { id: number; rotatedFrom: number }; secret: string }>(rotated)
+      assert.strictEqual(next.key.rotatedFrom, key.key.id)
+      assert.notStrictEqual(next.secret, key.secret)
+      const [revoked, missing, listed, help] = yield* Effect.all([
+        cli(["keys", "revoke", String(key.key.id), "--json"], env),
+        cli(["keys", "revoke", "987654321", "--json"], env),
+        cli(["keys", "list"], env),
+        cli(["--help"], env)
+      ], { concurrency: 3 })
+      assert.strictEqual(revoked.code, 0, revoked.stderr)
+      assert.isString(json<{ revokedAt: string | null }>(revoked).revokedAt)
+      assert.strictEqual(missing.code, 3)
+      assert.strictEqual(json<ErrorDoc>(missing).error.tag, "Redrive/ApiKeyNotFound")
+      assert.strictEqual(listed.code, 0)
+      assert.include(listed.stdout, "billing-service")
+      assert.notInclude(listed.stdout, key.secret.slice(4))
+      assert.strictEqual(help.code, 0)
+      assert.match(help.stdout, /Exit codes: 0 ok/)
     }), timeout)
 })

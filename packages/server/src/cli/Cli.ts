@@ -5,6 +5,7 @@
 import { CliConfig, Command } from "@effect/cli"
 import { Cause, Effect, Exit, Option } from "effect"
 import * as Controls from "./commands/Controls.js"
+import * as Demo from "./commands/Demo.js"
 import * as Dlq from "./commands/Dlq.js"
 import * as Jobs from "./commands/Jobs.js"
 import * as Keys from "./commands/Keys.js"
@@ -29,7 +30,8 @@ export const root = Command.make("redrive").pipe(
     Jobs.command,
     ...Controls.commands,
     Purge.command,
-    Keys.command
+    Keys.command,
+    Demo.command
   ])
 )
 
