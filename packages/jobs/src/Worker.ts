@@ -161,7 +161,7 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
     )
 
     // Leases: extend every job this worker holds well before they expire.
-    yield* Effect.suspend(() => held.size === 0 ? Effect.void : JobSql.extendLeases(sql, workerId, [...held], leaseMs)).pipe(
+    yield* Effect.suspend(() => held.size === 0 ? Effect.void : Effect.asVoid(JobSql.extendLeases(sql, workerId, [...held], leaseMs))).pipe(
       Effect.catchAllCause((cause) => Effect.logWarning("redrive worker: lease extension failed", cause)),
       Effect.repeat(Schedule.spaced(Duration.millis(Math.max(50, leaseMs / 3)))),
       Effect.forkScoped

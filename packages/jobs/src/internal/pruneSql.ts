@@ -10,7 +10,7 @@ import type { SqlClient } from "@effect/sql/SqlClient"
 type Sql = SqlClient
 
 /** `now() - ms`: the cutoff, on the database's clock. */
-const cutoff = (sql: Sql, ms: number) => sql`(now() - ${ms}::bigint * interval '1 millisecond')`
+export const cutoff = (sql: Sql, ms: number) => sql`(now() - ${ms}::bigint * interval '1 millisecond')`
 
 /** Deletes up to `limit` rows of `redrive.<table>` matching `where`. */
 const batch = (sql: Sql, table: string, where: Statement.Fragment, limit: number) =>
@@ -46,6 +46,16 @@ export const replayedDeadLetters = (sql: Sql, ms: number, limit: number) =>
   )
 
 /**
+ * A pending or running bulk replay may still replay the dead letter `t`: one in the request's
+ * tenant (or any, for a `*` request) up to its snapshot (`max_dlq_id`), whether it matches the
+ * filter or not. Such dead letters are never deleted (by the pruner or a purge).
+ */
+export const heldByBulkReplay = (sql: Sql) =>
+  sql`exists (
+        select 1 from redrive.replay_request r
+        where r.state in ('pending', 'running') and t.id <= r.max_dlq_id and r.tenant_id in (t.tenant_id, '*'))`
+
+/**
  * Dead letters never replayed, by the time they were dead-lettered (job_dlq_pending_all_idx). A dead
  * letter a pending or running bulk replay may still replay stays: one in the request's tenant (or
  * any, for a `*` request) up to its snapshot (`max_dlq_id`) — whether it matches the filter or not,
@@ -55,10 +65,7 @@ export const deadLetters = (sql: Sql, ms: number, limit: number) =>
   batch(
     sql,
     "job_dlq",
-    sql`t.replayed_at is null and t.dlq_at < ${cutoff(sql, ms)}
-        and not exists (
-          select 1 from redrive.replay_request r
-          where r.state in ('pending', 'running') and t.id <= r.max_dlq_id and r.tenant_id in (t.tenant_id, '*'))`,
+    sql`t.replayed_at is null and t.dlq_at < ${cutoff(sql, ms)} and not ${heldByBulkReplay(sql)}`,
     limit
   )
 
