@@ -129,8 +129,10 @@ const attempt = (row: Claimed, o: Required<Pick<DispatcherOptions, "maxAttempts"
       : { ...base, outcome: "failed", status: result.left.status, error: scrub(target, result.left.message), retryInMs }
     yield* Metric.increment(Metric.tagged(Metric.tagged(Metrics.alertAttempts, "kind", row.kind), "outcome", record.outcome))
     if (record.outcome !== "delivered") {
-      // The channel's id and name only: never its URL or secret.
-      yield* Effect.logWarning(
+      // Per try at debug level only: a dead endpoint fails every try, and the task warns once a
+      // minute per channel instead (ChannelWarnings). The channel's id and name only: never its URL
+      // or secret.
+      yield* Effect.logDebug(
         `redrive alerts: ${row.event} to channel ${row.name} (${row.kind}) — try ${row.attempt} ${record.outcome}` +
           (record.retryInMs === null ? "; out of tries, failed" : `; next try in ${Math.round(record.retryInMs / 1000)} s`)
       ).pipe(Effect.annotateLogs({ channelId: row.channel_id, deliveryId: row.id, status: record.status ?? "-" }))
@@ -138,8 +140,49 @@ const attempt = (row: Claimed, o: Required<Pick<DispatcherOptions, "maxAttempts"
     return record
   })
 
+/**
+ * The warnings about failing channels: one line per channel at most every `everyMs`, counting the
+ * tries it stands for (failed, timed out, out of tries), so an endpoint that is down for an hour
+ * writes 60 lines, not one per alert.
+ */
+export const channelWarnings = (everyMs = 60_000) => {
+  interface Tally { failed: number; timedOut: number; gaveUp: number; lastStatus: number | null; warnedAt: number }
+  const tallies = new Map<string, Tally>()
+  return (rows: ReadonlyArray<Claimed>, tries: ReadonlyArray<AlertSql.TryRecord>, now: number) =>
+    Effect.gen(function*() {
+      const failing = new Map<string, Claimed>()
+      tries.forEach((t, i) => {
+        if (t.outcome === "delivered") return
+        const row = rows[i]!
+        const tally = tallies.get(row.channel_id) ?? { failed: 0, timedOut: 0, gaveUp: 0, lastStatus: null, warnedAt: -Infinity }
+        if (t.outcome === "timeout") tally.timedOut++
+        else tally.failed++
+        if (t.retryInMs === null) tally.gaveUp++
+        tally.lastStatus = t.status
+        tallies.set(row.channel_id, tally)
+        failing.set(row.channel_id, row)
+      })
+      for (const [channelId, row] of failing) {
+        const tally = tallies.get(channelId)!
+        if (now - tally.warnedAt < everyMs) continue
+        const parts = [
+          tally.failed > 0 ? `${tally.failed} failed` : "",
+          tally.timedOut > 0 ? `${tally.timedOut} timed out` : "",
+          tally.gaveUp > 0 ? `${tally.gaveUp} out of tries (failed for good)` : ""
+        ].filter((p) => p !== "")
+        yield* Effect.logWarning(
+          `redrive alerts: channel ${row.name} (${row.kind}) is failing: ${parts.join(", ")}` +
+            (Number.isFinite(tally.warnedAt) ? ` since the last warning` : "") +
+            (tally.lastStatus === null ? "" : `; last status ${tally.lastStatus}`) +
+            "; every try is in redrive.alert_attempt"
+        ).pipe(Effect.annotateLogs({ channelId }))
+        tallies.set(channelId, { failed: 0, timedOut: 0, gaveUp: 0, lastStatus: null, warnedAt: now })
+      }
+    })
+}
+
 /** One pass: claim, send, record. */
-export const runOnce = (options: DispatcherOptions = {}) =>
+export const runOnce = (options: DispatcherOptions = {}, warn = channelWarnings()) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const timeoutMs = Duration.toMillis(Duration.decode(options.timeout ?? "10 seconds"))
@@ -161,6 +204,7 @@ export const runOnce = (options: DispatcherOptions = {}) =>
     if (rows.length === 0) return { sent: 0, delivered: 0, failed: 0, timedOut: 0, carried: 0 } satisfies Pass
     const tries = yield* Effect.forEach(rows, (row) => attempt(row, o), { concurrency: options.concurrency ?? 8 })
     const [recorded] = yield* AlertSql.record(sql, tries)
+    yield* warn(rows, tries, yield* Clock.currentTimeMillis)
     const carried = rows.reduce((n, row) => n + row.coalesced, 0)
     yield* Metric.incrementBy(Metrics.alertsCoalesced, carried)
     return {
@@ -179,7 +223,8 @@ export const runOnce = (options: DispatcherOptions = {}) =>
 export const task = (options: DispatcherOptions = {}) => {
   const batchSize = options.batchSize ?? 50
   const interval = Duration.decode(options.interval ?? "1 second")
-  return runOnce(options).pipe(
+  const warn = channelWarnings()
+  return Effect.suspend(() => runOnce(options, warn)).pipe(
     Effect.catchAllCause((cause) =>
       Effect.logError("redrive alerts: dispatcher pass failed", cause).pipe(Effect.as({ sent: 0 }))
     ),

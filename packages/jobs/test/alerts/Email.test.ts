@@ -127,7 +127,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
       assert.deepInclude(t, { outcome: "failed", statusCode: 550 })
       assert.match(t!.error ?? "", /mailbox unavailable/)
       assert.deepInclude(yield* deliveryOf(id), { state: "failed", lastStatus: 550 })
-      assert.isTrue(lines.some((l) => l.includes("try 1 failed")), "the failure was not logged")
+      assert.isTrue(lines.some((l) => l.includes("is failing: 1 failed, 1 out of tries") && l.includes("last status 550")), "the failure was not logged")
       assert.notInclude(lines.join("\n"), password)
       const [stored] = yield* sql<{ text: string }>`
         select (select coalesce(string_agg(d::text, ' '), '') from redrive.alert_delivery d where d.channel_id = ${channelId})

@@ -13,7 +13,7 @@ import * as Webhook from "../../src/alerts/Webhook.js"
 import * as Enqueue from "../../src/Enqueue.js"
 import * as JobDefinition from "../../src/JobDefinition.js"
 import { eventually, withWorker } from "../workerFixtures.js"
-import { attemptsOf, channel, deliveryOf, endpoint, makeDue, newSecret, outbox } from "./alertFixtures.js"
+import { attemptsOf, captureLogs, channel, deliveryOf, endpoint, makeDue, newSecret, outbox } from "./alertFixtures.js"
 
 const Payload = Schema.Struct({ n: Schema.Number })
 
@@ -85,10 +85,17 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
       const tenantId = Factory.tenant()
       const channelId = yield* channel({ tenantId, url: hook.url, secret })
       const id = yield* outbox({ channelId, tenantId })
-      for (let pass = 0; pass < 4; pass++) {
-        yield* makeDue(channelId)
-        yield* Dispatcher.runOnce(fast)
-      }
+      // The dispatcher task's warnings: one line per failing channel per minute, not one per try.
+      const warn = Dispatcher.channelWarnings()
+      const { lines } = yield* captureLogs(Effect.gen(function*() {
+        for (let pass = 0; pass < 4; pass++) {
+          yield* makeDue(channelId)
+          yield* Dispatcher.runOnce(fast, warn)
+        }
+      }))
+      const warnings = lines.filter((l) => l.includes("is failing"))
+      assert.strictEqual(warnings.length, 1, lines.join("\n"))
+      assert.include(warnings[0]!, "is failing: 1 failed")
       const tries = yield* attemptsOf(id)
       assert.deepStrictEqual(tries.map((t) => [t.attempt, t.outcome, t.statusCode]), [
         [1, "failed", null],
