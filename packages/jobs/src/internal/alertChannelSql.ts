@@ -130,7 +130,7 @@ export const insertTest = (sql: SqlClient, id: number, pin: Pin, by: string) =>
     ), sent as (
       insert into redrive.alert_delivery (channel_id, tenant_id, event, payload)
       select id, tenant_id, 'alert.test',
-             jsonb_build_object('channelId', id, 'channel', name, 'kind', kind, 'tenantId', tenant_id, 'by', ${by},
+             jsonb_build_object('channelId', id, 'channel', name, 'kind', kind, 'tenantId', tenant_id, 'by', ${by}::text,
                                 'at', redrive.iso_ms(now()))
       from ch where enabled
       returning id
