@@ -31,8 +31,13 @@ export type ControlEventId = typeof ControlEventId.Type
 export const AlertChannelId = BigintId("AlertChannelId")
 export type AlertChannelId = typeof AlertChannelId.Type
 
+/** An alert channel id as callers pass it: `3` or `"3"`. */
+export const AlertChannelIdInput = BigintIdInput("AlertChannelId")
+
 export const AlertDeliveryId = BigintId("AlertDeliveryId")
 export type AlertDeliveryId = typeof AlertDeliveryId.Type
+/** An alert delivery id as callers pass it: `3` or `"3"`. */
+export const AlertDeliveryIdInput = BigintIdInput("AlertDeliveryId")
 export const AlertAttemptId = BigintId("AlertAttemptId")
 export type AlertAttemptId = typeof AlertAttemptId.Type
 

@@ -72,7 +72,7 @@ describe("migration runner", () => {
       const tables = yield* sql<{ name: string }>`select table_name as name from information_schema.tables
         where table_schema = 'redrive' and table_type = 'BASE TABLE' order by 1`
       assert.deepStrictEqual(tables.map((t) => t.name), [
-        "alert_attempt", "alert_channel", "alert_delivery", "alert_episode", "alert_window", "api_key", "circuit",
+        "alert_attempt", "alert_channel", "alert_channel_event", "alert_delivery", "alert_episode", "alert_window", "api_key", "circuit",
         "circuit_count", "control", "control_event", "control_move", "dlq_group", "dlq_group_mute", "dlq_group_tenant", "dlq_purge",
         "failure_stat", "job", "job_dlq", "job_rerun", "replay_request", "schema_migration", "tenant_seal"
       ])

@@ -73,7 +73,7 @@ layer(TestDatabase.layer, { excludeTestServices: true })("roles", (it) => {
           and has_table_privilege('redrive_tenant', c.oid, p)
         order by 1`
       assert.deepStrictEqual(grants.map((g) => g.grant), [
-        "alert_attempt:SELECT", "alert_backlog:SELECT", "alert_delivery:SELECT", "control:SELECT", "control_event:SELECT",
+        "alert_attempt:SELECT", "alert_backlog:SELECT", "alert_channel_event:SELECT", "alert_delivery:SELECT", "control:SELECT", "control_event:SELECT",
         "dlq_group_mute:SELECT", "dlq_group_tenant:SELECT", "dlq_inspector:SELECT", "failure_stat:SELECT",
         "failure_stats:SELECT", "job:SELECT", "job_dlq:SELECT", "queue_health:SELECT", "replay_request:SELECT"
       ])
@@ -91,6 +91,7 @@ layer(TestDatabase.layer, { excludeTestServices: true })("roles", (it) => {
       assert.notInclude(list, "job:INSERT:replay_of")
       assert.notInclude(list, "job:UPDATE:tenant_id")
       assert.notInclude(list, "alert_channel:SELECT:secret")
+      assert.include(list, "alert_channel:SELECT:has_secret")
       assert.include(list, "job:INSERT:payload")
       assert.include(list, "job:UPDATE:state")
       assert.deepStrictEqual([...new Set(list.map((g) => g.split(":").slice(0, 2).join(":")))].sort(), [

@@ -3,7 +3,8 @@
  *
  * - `Redrive.layer(options)`: what an API process needs: the database (runtime and tenant
  *   pools), enqueue (it needs only the SqlClient), dead-letter pages (JobDlqRepo), replay (one
- *   and bulk), operator commands (JobCommands), controls (Controls: pause, resume, drain; ControlRepo) and the job registry
+ *   and bulk), operator commands (JobCommands), controls (Controls: pause, resume, drain; ControlRepo), error
+ *   groups, alert channels (AlertChannels) and the job registry
  *   replay validates edited payloads with. Nothing runs in the background.
  * - `Redrive.layerWorker(options)`: the same, plus a worker for the given handlers, maintenance
  *   (elected: one process per database runs it) and the bulk-replay runner.
@@ -17,6 +18,7 @@ import type { PgClient } from "@effect/sql-pg"
 import { ControlRepo, Database, JobDlqRepo, JobRepo, type TenantSessions } from "@redrive/database"
 import { type ConfigError, Layer, Option, type Redacted } from "effect"
 import type { SqlError } from "@effect/sql/SqlError"
+import * as AlertChannels from "./alerts/AlertChannels.js"
 import * as Controls from "./Controls.js"
 import * as ErrorGroups from "./ErrorGroups.js"
 import * as JobCommands from "./JobCommands.js"
@@ -61,6 +63,7 @@ export type Services =
   | JobCommands.JobCommands
   | Controls.Controls
   | ErrorGroups.ErrorGroups
+  | AlertChannels.AlertChannels
 
 const database = (options: RedriveOptions) =>
   options.database === undefined ? Database.layerConfig : Database.layer(options.database)
@@ -76,7 +79,8 @@ const base = (options: RedriveOptions): Layer.Layer<Services, SqlError | ConfigE
     Replay.layer(options.replay),
     JobCommands.layer(options.commands),
     Controls.layer(options.controls),
-    ErrorGroups.layer
+    ErrorGroups.layer,
+    AlertChannels.layer
   ).pipe(
     Layer.provideMerge(Layer.mergeAll(
       JobRegistry.layer(options.definitions ?? []),

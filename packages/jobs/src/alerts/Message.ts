@@ -38,6 +38,23 @@ const scopeOf = (p: Readonly<Record<string, unknown>>) =>
     .filter((s) => s !== null)
     .join(", ")
 
+const controlVerb: Readonly<Record<string, string>> = {
+  "control.paused": "Paused",
+  "control.resumed": "Resumed",
+  "control.drain_started": "Draining",
+  "control.drain_completed": "Drained"
+}
+
+/** A control scope, `*` read as "every": tenant a, every queue, type t. */
+const controlScope = (p: Readonly<Record<string, unknown>>) =>
+  [["tenant", p["tenantId"]], ["queue", p["queue"]], ["type", p["type"]]]
+    .filter(([, v]) => v !== undefined && v !== null)
+    .map(([what, v]) => (v === "*" ? `every ${String(what)}` : `${String(what)} ${str(v)}`))
+    .join(", ")
+
+/** What a test alert says beside its fields: that nothing is wrong. */
+const testLine = "This is a test alert sent from Redrive to check this channel: nothing is wrong."
+
 /** The headline of one event. */
 const titleOf = (event: string, p: Readonly<Record<string, unknown>>): string => {
   switch (event) {
@@ -55,6 +72,14 @@ const titleOf = (event: string, p: Readonly<Record<string, unknown>>): string =>
       return `Circuit opened: ${str(p["type"])}`
     case "circuit.closed":
       return `Circuit closed: ${str(p["type"])}`
+    case "control.paused":
+    case "control.resumed":
+    case "control.drain_started":
+    case "control.drain_completed":
+      return `${controlVerb[event]}: ${controlScope(p)} by ${str(p["actor"])}` +
+        (typeof p["reason"] === "string" && p["reason"] !== "" ? ` (${p["reason"]})` : "")
+    case "alert.test":
+      return `Test alert for channel ${str(p["channel"])}, sent by ${str(p["by"])}`
     default:
       return `${event}${scopeOf(p) === "" ? "" : ` in ${scopeOf(p)}`}`
   }
@@ -73,7 +98,11 @@ const isRecord = (u: unknown): u is Readonly<Record<string, unknown>> =>
 /** The text of an alert: one event, or a digest of `count` of them. */
 export const text = (alert: Alert): Text => {
   if (alert.digest === null || alert.digest.count <= 1) {
-    return { title: `[redrive] ${titleOf(alert.event, alert.payload)}`, lines: fieldLines(alert.payload) }
+    const lines = fieldLines(alert.payload)
+    return {
+      title: `[redrive] ${titleOf(alert.event, alert.payload)}`,
+      lines: alert.event === "alert.test" ? [testLine, ...lines] : lines
+    }
   }
   const d = alert.digest
   const samples = [alert.payload, ...d.samples.filter(isRecord)].slice(0, 5)
