@@ -8,13 +8,14 @@
  * `redrive demo` run it.
  */
 import { Database, DatabaseUrl, Ids, MigrationRunner, Roles } from "@redrive/database"
-import { CircuitBreaker, Enqueue, type JobDefinition, JobRegistry, Replay, Worker } from "@redrive/jobs"
+import { AlertChannels, CircuitBreaker, Controls, Enqueue, type JobDefinition, JobRegistry, Replay, Worker } from "@redrive/jobs"
 import { Clock, Console, Duration, Effect, Layer, Redacted, Schema } from "effect"
 import * as Apis from "./apis.js"
 import { definitions, NotifyPartner, RenderInvoice, SendEmail, SyncContact, tenant } from "./definitions.js"
 import { ms, money, percent, seconds, stackHead, table } from "./format.js"
 import { handlers, notifyPartner } from "./handlers.js"
 import * as Queries from "./queries.js"
+import { operate } from "./operate.js"
 import * as Workload from "./workload.js"
 
 const say = (...lines: ReadonlyArray<string>) => Console.log(lines.join("\n"))
@@ -348,6 +349,9 @@ const scenario = (started: number) =>
 
     yield* say("", "7. summary (from redrive.failure_stats, job and job_dlq)")
     yield* summary(started)
+
+    yield* say("", "8. operate it: an alert channel, a pause, a resume and a drain")
+    yield* operate
   })
 
 /** The whole demo; needs FileSystem/Path (NodeContext) for the migrations. */
@@ -362,7 +366,7 @@ export const program = Effect.gen(function*() {
     Effect.scoped
   )
   const replay = Replay.layer({ batchSize: 100 }).pipe(Layer.provide(JobRegistry.layer(definitions)))
-  const services = Layer.mergeAll(Apis.layer, replay).pipe(
+  const services = Layer.mergeAll(Apis.layer, replay, Controls.layer(), AlertChannels.layer).pipe(
     Layer.provideMerge(
       Database.layer({ url: Roles.localRuntimeUrl(db.url), maxConnections: 8, applicationName: "redrive-demo" })
     )

@@ -22,7 +22,11 @@ export const resetTenant = Effect.gen(function*() {
     sql`delete from redrive.circuit where type = ${type}`,
     sql`delete from redrive.circuit_count where type = ${type}`,
     sql`delete from redrive.control where type = ${type}`,
-    sql`delete from redrive.control_event where type = ${type}`
+    sql`delete from redrive.control_event where type = ${type}`,
+    // The operator step's scope, its audit trail and its alert channel.
+    sql`delete from redrive.control where tenant_id = ${tenant}`,
+    sql`delete from redrive.control_event where tenant_id = ${tenant}`,
+    sql`delete from redrive.alert_channel where tenant_id = ${tenant}`
   ], { discard: true }))
 })
 
@@ -51,6 +55,24 @@ export const typeJobs = (type: string) =>
                coalesce(sum(attempt), 0)::int as attempts, coalesce(max(attempt), 0)::int as max_attempt
         from redrive.job where tenant_id = ${tenant} and type = ${type}`,
       (rows) => rows[0] ?? { completed: 0, paused: 0, available: 0, running: 0, deadLettered: 0, attempts: 0, maxAttempt: 0 }
+    ))
+
+export interface BatchJobs {
+  readonly completed: number
+  readonly waiting: number
+  readonly running: number
+}
+
+/** The demo tenant's jobs of one type enqueued by the operator step, told apart by a payload tag. */
+export const batchJobs = (type: string, batch: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.map(
+      sql<BatchJobs>`
+        select count(*) filter (where state = 'completed')::int as completed,
+               count(*) filter (where state in ('paused', 'available'))::int as waiting,
+               count(*) filter (where state = 'running')::int as running
+        from redrive.job where tenant_id = ${tenant} and type = ${type} and idempotency_key like ${batch + ":%"}`,
+      (rows) => rows[0] ?? { completed: 0, waiting: 0, running: 0 }
     ))
 
 /** How many of the type's jobs completed on their 1st, 2nd, … attempt. */
