@@ -52,6 +52,24 @@ const until = async (check: () => Promise<boolean>, timeoutMs = 120_000) => {
   }
 }
 
+/** BENCH_PROFILE=<file>: a CPU profile of the processing window only (not the start-up or the enqueue). */
+const profiler = async (file: string | undefined) => {
+  if (file === undefined) return { stop: async () => {} }
+  const { Session } = await import("node:inspector/promises")
+  const { writeFile } = await import("node:fs/promises")
+  const session = new Session()
+  session.connect()
+  await session.post("Profiler.enable")
+  await session.post("Profiler.start")
+  return {
+    stop: async () => {
+      const { profile } = await session.post("Profiler.stop")
+      await writeFile(file, JSON.stringify(profile))
+      session.disconnect()
+    }
+  }
+}
+
 const throughput = async () => {
   const url = await freshDatabase("redrive_bench_a")
   const producer = await open({ databaseUrl: url, settings, maxAttempts: 1, role: "producer" })
@@ -67,14 +85,16 @@ const throughput = async () => {
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 25)
   t = performance.now()
   const cpu0 = process.cpuUsage()
+  const profile = await profiler(process.env.BENCH_PROFILE)
   await worker.startWorker(() => void handled++)
   await until(async () => handled >= N_A && (await worker.countTerminal()).pending === 0)
   const s = (performance.now() - t) / 1000
   const cpu = process.cpuUsage(cpu0)
+  await profile.stop()
   clearInterval(sampler)
   report("A process", `${Math.round(N_A / s)} jobs/s (${N_A} in ${s.toFixed(2)} s)`)
   // Node CPU per job is steadier than jobs/s on a shared machine: compare variants with it.
-  report("A process Node CPU", `${((cpu.user + cpu.system) / N_A).toFixed(1)} µs/job`)
+  report("A process Node CPU", `${((cpu.user + cpu.system) / N_A).toFixed(1)} µs/job (user ${(cpu.user / N_A).toFixed(1)}, system ${(cpu.system / N_A).toFixed(1)})`)
   report("A process RSS (this process)", `${Math.round(peak / 1048576)} MB peak`)
   await worker.stop()
 }

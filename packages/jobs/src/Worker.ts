@@ -41,6 +41,7 @@ import * as CircuitCounter from "./internal/CircuitCounter.js"
 import * as Completer from "./internal/Completer.js"
 import * as JobSql from "./internal/JobSql.js"
 import { LaneSpan } from "./internal/LaneSpan.js"
+import * as RunSpan from "./internal/RunSpan.js"
 import * as TraceContext from "./internal/traceContext.js"
 import * as Limits from "./Limits.js"
 import type { JobContext } from "./JobContext.js"
@@ -266,19 +267,23 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
     // The tracer is asked for each run span directly: Effect.makeSpan per job re-reads the fiber's
     // tracer, clock, annotations and links and wraps the span in an effect, which cost as much as
     // the span itself on a no-op job. Annotations and links set around the worker do not apply to
-    // run spans (they continue the enqueuer's trace, not the worker's).
+    // run spans (they continue the enqueuer's trace, not the worker's). With no tracer installed,
+    // run spans are non-recording (internal/RunSpan.ts).
     const tracer = yield* Effect.tracer
+    const recording = tracer !== RunSpan.defaultTracer
     const tracing = yield* FiberRef.get(FiberRef.currentTracerEnabled)
     const timing = yield* FiberRef.get(FiberRef.currentTracerTimingEnabled)
     const noLinks: ReadonlyArray<Tracer.SpanLink> = []
     const startSpan = (row: JobSql.ClaimedRow): Tracer.Span => {
       if (!tracing) return idleSpan
+      const startTime = timing ? clock.unsafeCurrentTimeNanos() : 0n
+      if (!recording) return new RunSpan.RunSpan(parentOf(row.traceContext), startTime)
       const span = tracer.span(
         "redrive.job.run",
         parentOf(row.traceContext),
         Context.empty(),
         noLinks,
-        timing ? clock.unsafeCurrentTimeNanos() : 0n,
+        startTime,
         "consumer",
         // A stack trace per job cost more than the rest of the span.
         { captureStackTrace: false }

@@ -81,6 +81,43 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
       assert.strictEqual(wait.count, 1)
     }))
 
+  it.effect("with no tracer installed the run span records nothing but carries the trace: a follow-up job continues it", () =>
+    Effect.gen(function*() {
+      const def = definition()
+      const followUp = definition()
+      const tenant = Factory.tenant()
+      const [request, enqueued] = yield* Effect.withSpan(
+        Effect.zip(Effect.currentSpan, Enqueue.one(def, { n: 1 }, { tenantId: tenant })),
+        "POST /orders"
+      )
+      const seen: Array<Tracer.Span> = []
+      const handler = JobDefinition.handle(def, () =>
+        Effect.withSpan(
+          Effect.flatMap(Effect.currentSpan, (inner) => {
+            seen.push(inner)
+            return Enqueue.one(followUp, { n: 2 }, { tenantId: tenant })
+          }),
+          "inside the handler"
+        ))
+      const sql = yield* SqlClient.SqlClient
+      const stored = yield* withWorker(
+        { handlers: [handler], maintenance: false },
+        eventually(
+          sql<{ traceContext: string }>`select trace_context from redrive.job where type = ${followUp.name}`,
+          (rows) => rows.length === 1
+        )
+      )
+      const inner = seen[0]!
+      const run = Option.getOrThrow(inner.parent)
+      assert.strictEqual(run.traceId, request.traceId, "the run span continues the enqueuing request's trace")
+      assert.match(run.spanId, /^[0-9a-f]{16}$/)
+      assert.strictEqual(inner.traceId, request.traceId)
+      // The follow-up job's stored traceparent is in the same trace (Enqueue's span, under the handler's).
+      assert.match(stored[0]!.traceContext, new RegExp(`^00-${request.traceId}-[0-9a-f]{16}-01$`))
+      assert.notInclude(stored[0]!.traceContext, run.spanId)
+      assert.notStrictEqual(enqueued.id, 0)
+    }))
+
   it.effect("each failing attempt's span carries its class; the dead letter keeps the trace context", () =>
     Effect.gen(function*() {
       const { spans, tracer } = yield* recordingTracer
