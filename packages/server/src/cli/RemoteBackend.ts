@@ -63,6 +63,23 @@ const toControl = (control: typeof W.ControlView.Type) => Control.Control.make(c
 const defined = <A extends Record<string, unknown>>(value: A) =>
   Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined))
 
+/**
+ * What failed, from the client's error down its causes (`Failed to send HTTP request: fetch
+ * failed: connect ECONNREFUSED 127.0.0.1:8080`): messages and codes only, never a request.
+ */
+const reasons = (error: RpcClientError.RpcClientError): string => {
+  const parts: Array<string> = []
+  let at: unknown = error
+  for (let depth = 0; depth < 5 && typeof at === "object" && at !== null; depth++) {
+    const message = "message" in at && typeof at.message === "string" ? at.message : ""
+    const code = "code" in at && typeof at.code === "string" ? at.code : ""
+    const text = message !== "" ? message : code
+    if (text !== "" && !parts.includes(text)) parts.push(text)
+    at = "cause" in at ? at.cause : undefined
+  }
+  return parts.join(": ")
+}
+
 const notServed = (command: string, instead: string) =>
   Effect.fail(new NotServed({ command, message: `${command} is not served over --url: ${instead}` }))
 
@@ -79,7 +96,7 @@ const make = (remote: Connection.Remote) =>
         (e) =>
           Effect.fail(new ServerUnreachable({
             url: remote.url,
-            message: `no Redrive answer from ${remote.url} (${e.reason}): ${e.message.split(Redacted.value(remote.key)).join("<key>")}`
+            message: `no Redrive answer from ${remote.url}: ${reasons(e).split(Redacted.value(remote.key)).join("<key>")}`
           }))
       )
 
