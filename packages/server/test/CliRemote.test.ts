@@ -107,7 +107,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "120 seconds" })
         return result
       })
 
-    it.effect("dlq list/show, replay --dry-run: an admin key sees every tenant, a tenant key its own only (another's row: exit 3)", () =>
+    it.effect("dlq list/show, replay (--dry-run, then run by the server): an admin key sees every tenant, a tenant key its own only (another's row: exit 3)", () =>
       Effect.gen(function*() {
         const { admin, other, tenant, tenantKey } = yield* Remote
         const mine = yield* Effect.forEach([1, 2, 3], (n) =>
@@ -136,6 +136,14 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "120 seconds" })
         const [replayed] = yield* sql<{ n: number }>`
           select count(*)::int as n from redrive.job_dlq where id in ${sql.in(mine)} and replayed_at is not null`
         assert.strictEqual(replayed!.n, 0)
+
+        // A bulk replay over --url: the server's replay runner runs it, the command follows it to its end.
+        const bulk = json<{ state: string; matched: number; replayed: number; requestedBy: string }>(
+          yield* ok(yield* as(admin, ["replay", "--filter", `tenant=${tenant}`, "--filter", "fingerprint=fp-remote", "--json"]))
+        )
+        assert.deepStrictEqual([bulk.state, bulk.matched, bulk.replayed, bulk.requestedBy], ["done", 3, 3, `key:${admin.name}`])
+        const by = yield* sql<{ replayedBy: string }>`select replayed_by from redrive.job_dlq where id in ${sql.in(mine)}`
+        assert.deepStrictEqual(by.map((r) => r.replayedBy), Array(3).fill(`key:${admin.name}`))
       }), timeout)
 
     it.effect("dlq replay as a tenant key: replayed under the key's name, once; jobs show prints the job; another tenant's job exits 3", () =>
