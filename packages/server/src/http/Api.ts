@@ -12,6 +12,9 @@ import * as W from "../WireSchemas.js"
 import { WireError } from "../WireErrors.js"
 import { Authorization } from "./Authorization.js"
 
+/** A body that may be left out (an empty body arrives as null). */
+const OptionalBody = <S extends Schema.Schema.Any>(body: S) => Schema.Union(body, Schema.Null)
+
 const IdPath = Schema.Struct({ id: W.IdFromPath }).annotations(W.strict)
 const UuidPath = Schema.Struct({ id: Schema.UUID }).annotations(W.strict)
 const Cursor = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(4096))
@@ -45,7 +48,7 @@ export class DeadLetters extends HttpApiGroup.make("deadLetters")
   .add(HttpApiEndpoint.get("list", "/dead-letters").setUrlParams(DlqListParams).addSuccess(W.DlqPage))
   .add(HttpApiEndpoint.get("get", "/dead-letters/:id").setPath(IdPath).addSuccess(W.DeadLetterView))
   .add(
-    HttpApiEndpoint.post("replay", "/dead-letters/:id/replay").setPath(IdPath).setPayload(W.ReplayOneBody)
+    HttpApiEndpoint.post("replay", "/dead-letters/:id/replay").setPath(IdPath).setPayload(OptionalBody(W.ReplayOneBody))
       .addSuccess(W.ReplayOneResult)
   )
   .annotate(OpenApi.Description, "Dead letters: newest first, keyset pages; replay one (idempotent per requestId).")
@@ -60,8 +63,8 @@ export class Replays extends HttpApiGroup.make("replays")
 
 export class Jobs extends HttpApiGroup.make("jobs")
   .add(HttpApiEndpoint.get("get", "/jobs/:id").setPath(IdPath).addSuccess(W.JobView))
-  .add(HttpApiEndpoint.post("cancel", "/jobs/:id/cancel").setPath(IdPath).setPayload(W.CancelBody).addSuccess(JobCommands.CancelResult))
-  .add(HttpApiEndpoint.post("retry", "/jobs/:id/retry").setPath(IdPath).setPayload(W.RetryBody).addSuccess(JobCommands.RetryNowResult))
+  .add(HttpApiEndpoint.post("cancel", "/jobs/:id/cancel").setPath(IdPath).setPayload(OptionalBody(W.CancelBody)).addSuccess(JobCommands.CancelResult))
+  .add(HttpApiEndpoint.post("retry", "/jobs/:id/retry").setPath(IdPath).setPayload(OptionalBody(W.RetryBody)).addSuccess(JobCommands.RetryNowResult))
 {}
 
 export class Controls extends HttpApiGroup.make("controls")
