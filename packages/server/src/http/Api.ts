@@ -4,7 +4,6 @@
  * reports every problem (WireSchemas.strict).
  */
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
-import { Ids } from "@redrive/database"
 import { JobCommands } from "@redrive/jobs"
 import { Schema } from "effect"
 import { ApiKeyInfo, CreatedKey } from "../auth/ApiKeys.js"
@@ -22,10 +21,10 @@ const LimitParam = Schema.NumberFromString.pipe(Schema.compose(Schema.Int.pipe(S
 
 /** The DLQ filter as query parameters; `ids` is a comma-separated list. */
 export const DlqListParams = Schema.Struct({
-  tenantId: Schema.optional(Ids.StoredTenantId),
-  queue: Schema.optional(Ids.QueueName),
-  type: Schema.optional(Ids.JobType),
-  errorClass: Schema.optional(Ids.ErrorClass),
+  tenantId: Schema.optional(W.StoredTenant),
+  queue: Schema.optional(W.Queue),
+  type: Schema.optional(W.JobType),
+  errorClass: Schema.optional(W.ErrorClass),
   fingerprint: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128))),
   dlqFrom: Schema.optional(Schema.Date),
   dlqTo: Schema.optional(Schema.Date),
@@ -35,9 +34,9 @@ export const DlqListParams = Schema.Struct({
 }).annotations(W.strict)
 
 export const ErrorGroupsParams = Schema.Struct({
-  tenantId: Schema.optional(Ids.StoredTenantId),
-  type: Schema.optional(Ids.JobType),
-  errorClass: Schema.optional(Ids.ErrorClass),
+  tenantId: Schema.optional(W.StoredTenant),
+  type: Schema.optional(W.JobType),
+  errorClass: Schema.optional(W.ErrorClass),
   orderBy: Schema.optional(Schema.Literal("lastSeen", "count")),
   limit: Schema.optional(LimitParam),
   cursor: Schema.optional(Cursor),
