@@ -13,8 +13,8 @@
  * Database failures are logged here and answered as ServerError, without their detail.
  */
 import { JobDlqRepo, StatsRepo, Tenant, type TenantSessions } from "@redrive/database"
-import { Controls, ErrorGroups, JobCommands, JobEntity, Replay } from "@redrive/jobs"
-import { Context, Effect, Layer, Schema } from "effect"
+import { Controls, ErrorGroups, JobCommands, JobEntity, JobRegistry, Replay } from "@redrive/jobs"
+import { Context, Effect, Layer, Option, ParseResult, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { Forbidden, ServerError } from "./ApiErrors.js"
 import { type ApiKeyInfo, ApiKeys, type CreatedKey } from "./auth/ApiKeys.js"
@@ -91,6 +91,30 @@ const make = Effect.gen(function*() {
   const keys = yield* ApiKeys
   const entity = yield* JobEntity.client
   const sessions = yield* Effect.context<TenantSessions.TenantSessions>()
+  const registry = yield* JobRegistry.JobRegistry
+
+  /**
+   * An edited payload checked before the command is sent: a refused one then leaves no persisted
+   * entity message behind (the entity checks again, as every replay does).
+   */
+  const checkPayload = (type: string, payload: unknown) =>
+    Option.match(registry.get(type), {
+      onNone: () => Effect.fail(new Replay.UnknownJobType({ type })),
+      onSome: (definition) =>
+        definition.normalizePayload(payload).pipe(
+          Effect.mapError((e) => {
+            const issue = ParseResult.ArrayFormatter.formatErrorSync(e)[0]
+            const path = (issue?.path ?? []).flatMap((k) => typeof k === "symbol" ? [] : [k])
+            return new Replay.InvalidPayload({
+              type,
+              field: path.length === 0 ? "payload" : path.join("."),
+              path,
+              message: issue?.message ?? e.message
+            })
+          }),
+          Effect.asVoid
+        )
+    })
 
   const run = <A, E>(operation: string, effect: Effect.Effect<A, E, TenantSessions.TenantSessions>) =>
     effect.pipe(Effect.provide(sessions), toWire(operation), Effect.withSpan(`Operations.${operation}`))
@@ -123,6 +147,7 @@ const make = Effect.gen(function*() {
           yield* requireWrite(p, "replay")
           const view = yield* ownsDeadLetter(p, r.id)
           if (view.kind !== "dead_letter") return yield* Effect.dieMessage("a dead letter was asked for")
+          if (r.payload !== undefined) yield* checkPayload(view.deadLetter.type, r.payload)
           return yield* entity.replay(view.deadLetter.id, {
             requestId: r.requestId ?? randomUUID(),
             by: actor(p),

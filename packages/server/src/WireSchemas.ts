@@ -3,13 +3,30 @@
  * requests (plain JSON; every request refuses unknown fields and reports every problem, not only
  * the first) and the responses (the JSON variants of the models).
  */
-import { Control, DlqFilter, Ids, Job, JobDlq, ReplayRequest, StatsRepo } from "@redrive/database"
+import { Control, type DlqFilter, Job, JobDlq, ReplayRequest, StatsRepo } from "@redrive/database"
 import { JobCommands } from "@redrive/jobs"
 import { Schema } from "effect"
 
 
 /** Every issue, and a field nobody defined is an issue too ("unknown filter"). */
 export const strict = { parseOptions: { errors: "all", onExcessProperty: "error" } } as const
+
+// Names as plain (unbranded) strings: the typed client takes them as callers write them.
+const text = (max: number) => Schema.String.pipe(Schema.minLength(1), Schema.maxLength(max))
+const notWildcard = (s: string) => s !== "*" || "'*' is reserved for control scopes"
+/** A tenant as rows hold it (`default` included). */
+export const StoredTenant = text(128).pipe(Schema.filter(notWildcard))
+/** A real tenant: `default` and `*` are nobody's. */
+export const Tenant = StoredTenant.pipe(
+  Schema.filter((s) => s !== "default" || "'default' is reserved for work enqueued without a tenant")
+)
+export const Queue = text(128).pipe(Schema.filter(notWildcard))
+export const JobType = text(128)
+export const ErrorClass = Schema.String.pipe(Schema.pattern(/^[a-z][a-z0-9_]{0,63}$/, {
+  message: () => "expected an error class: a lowercase letter, then up to 63 lowercase letters, digits or _"
+}))
+const ScopeTenant = Schema.Union(Schema.Literal("*"), StoredTenant)
+const ScopeQueue = Schema.Union(Schema.Literal("*"), Queue)
 
 /** A bigint id as JSON carries it: a positive integer a JS number holds exactly. */
 export const Id = Schema.Int.pipe(Schema.between(1, Number.MAX_SAFE_INTEGER, {
@@ -28,10 +45,14 @@ const Limit = Schema.Int.pipe(Schema.between(1, 500))
 
 /** DlqFilter with dates as ISO strings only (JSON carries no Date objects; OpenAPI needs one form). */
 export const DlqFilterRequest = Schema.Struct({
-  ...DlqFilter.DlqFilter.from.fields,
+  tenantId: Schema.optional(StoredTenant),
+  queue: Schema.optional(Queue),
+  type: Schema.optional(JobType),
+  errorClass: Schema.optional(ErrorClass),
+  fingerprint: Schema.optional(text(128)),
   dlqFrom: Schema.optional(Schema.Date),
   dlqTo: Schema.optional(Schema.Date),
-  ids: Schema.optional(Schema.Array(Id).pipe(Schema.maxItems(DlqFilter.maxIds)))
+  ids: Schema.optional(Schema.Array(Id).pipe(Schema.maxItems(1000)))
 }).pipe(
   Schema.filter((f) =>
     f.dlqFrom === undefined || f.dlqTo === undefined || f.dlqFrom.getTime() < f.dlqTo.getTime() ||
@@ -81,7 +102,7 @@ export const BulkReplayRequest = Schema.Struct({
   dryRun: Schema.optional(Schema.Boolean),
   ratePerSec: Schema.optional(Schema.Int.pipe(Schema.between(1, 1_000_000))),
   /** Admin keys only: the tenant whose dead letters are replayed, or `*` (default: filter.tenantId, else `*`). */
-  scopeTenant: Schema.optional(Schema.Union(Schema.Literal("*"), Ids.TenantId))
+  scopeTenant: Schema.optional(Schema.Union(Schema.Literal("*"), Tenant))
 }).annotations(strict)
 export type BulkReplayRequest = typeof BulkReplayRequest.Type
 
@@ -105,8 +126,8 @@ export const JobView = Job.Job.json
 
 const ScopeFields = {
   /** Omitted or `*`: every tenant (admin keys); a tenant key acts on its own tenant only. */
-  tenantId: Schema.optional(Control.ScopeTenant),
-  queue: Schema.optional(Control.ScopeQueue)
+  tenantId: Schema.optional(ScopeTenant),
+  queue: Schema.optional(ScopeQueue)
 }
 const Reason = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(2000))
 export const PauseRequest = Schema.Struct({ ...ScopeFields, reason: Reason }).annotations(strict)
@@ -124,9 +145,9 @@ export const ControlChange = Schema.Struct({
 })
 
 export const ErrorGroupsListRequest = Schema.Struct({
-  tenantId: Schema.optional(Ids.StoredTenantId),
-  type: Schema.optional(Ids.JobType),
-  errorClass: Schema.optional(Ids.ErrorClass),
+  tenantId: Schema.optional(StoredTenant),
+  type: Schema.optional(JobType),
+  errorClass: Schema.optional(ErrorClass),
   orderBy: Schema.optional(Schema.Literal("lastSeen", "count")),
   limit: Schema.optional(Limit),
   cursor: Schema.optional(Cursor),
@@ -135,10 +156,10 @@ export const ErrorGroupsListRequest = Schema.Struct({
 export type ErrorGroupsListRequest = typeof ErrorGroupsListRequest.Type
 
 const GroupKeyFields = {
-  type: Ids.JobType,
-  errorClass: Ids.ErrorClass,
-  fingerprint: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128)),
-  tenantId: Schema.optional(Ids.StoredTenantId)
+  type: JobType,
+  errorClass: ErrorClass,
+  fingerprint: text(128),
+  tenantId: Schema.optional(StoredTenant)
 }
 export const ErrorGroupKey = Schema.Struct(GroupKeyFields).annotations(strict)
 export type ErrorGroupKey = typeof ErrorGroupKey.Type
@@ -191,7 +212,7 @@ export type Stats = typeof Stats.Type
 export const CreateKeyRequest = Schema.Struct({
   name: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
   /** Omitted or null: an admin key. */
-  tenant: Schema.optional(Schema.NullOr(Ids.TenantId)),
+  tenant: Schema.optional(Schema.NullOr(Tenant)),
   access: Schema.optional(Schema.Literal("write", "read"))
 }).annotations(strict)
 export type CreateKeyRequest = typeof CreateKeyRequest.Type

@@ -4,13 +4,15 @@
  * reports every problem (WireSchemas.strict).
  */
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
-import { Ids } from "@redrive/database"
 import { JobCommands } from "@redrive/jobs"
 import { Schema } from "effect"
 import { ApiKeyInfo, CreatedKey } from "../auth/ApiKeys.js"
 import * as W from "../WireSchemas.js"
 import { WireError } from "../WireErrors.js"
 import { Authorization } from "./Authorization.js"
+
+/** A body that may be left out (an empty body arrives as null). */
+const OptionalBody = <S extends Schema.Schema.Any>(body: S) => Schema.Union(body, Schema.Null)
 
 const IdPath = Schema.Struct({ id: W.IdFromPath }).annotations(W.strict)
 const UuidPath = Schema.Struct({ id: Schema.UUID }).annotations(W.strict)
@@ -19,10 +21,10 @@ const LimitParam = Schema.NumberFromString.pipe(Schema.compose(Schema.Int.pipe(S
 
 /** The DLQ filter as query parameters; `ids` is a comma-separated list. */
 export const DlqListParams = Schema.Struct({
-  tenantId: Schema.optional(Ids.StoredTenantId),
-  queue: Schema.optional(Ids.QueueName),
-  type: Schema.optional(Ids.JobType),
-  errorClass: Schema.optional(Ids.ErrorClass),
+  tenantId: Schema.optional(W.StoredTenant),
+  queue: Schema.optional(W.Queue),
+  type: Schema.optional(W.JobType),
+  errorClass: Schema.optional(W.ErrorClass),
   fingerprint: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128))),
   dlqFrom: Schema.optional(Schema.Date),
   dlqTo: Schema.optional(Schema.Date),
@@ -32,9 +34,9 @@ export const DlqListParams = Schema.Struct({
 }).annotations(W.strict)
 
 export const ErrorGroupsParams = Schema.Struct({
-  tenantId: Schema.optional(Ids.StoredTenantId),
-  type: Schema.optional(Ids.JobType),
-  errorClass: Schema.optional(Ids.ErrorClass),
+  tenantId: Schema.optional(W.StoredTenant),
+  type: Schema.optional(W.JobType),
+  errorClass: Schema.optional(W.ErrorClass),
   orderBy: Schema.optional(Schema.Literal("lastSeen", "count")),
   limit: Schema.optional(LimitParam),
   cursor: Schema.optional(Cursor),
@@ -45,7 +47,7 @@ export class DeadLetters extends HttpApiGroup.make("deadLetters")
   .add(HttpApiEndpoint.get("list", "/dead-letters").setUrlParams(DlqListParams).addSuccess(W.DlqPage))
   .add(HttpApiEndpoint.get("get", "/dead-letters/:id").setPath(IdPath).addSuccess(W.DeadLetterView))
   .add(
-    HttpApiEndpoint.post("replay", "/dead-letters/:id/replay").setPath(IdPath).setPayload(W.ReplayOneBody)
+    HttpApiEndpoint.post("replay", "/dead-letters/:id/replay").setPath(IdPath).setPayload(OptionalBody(W.ReplayOneBody))
       .addSuccess(W.ReplayOneResult)
   )
   .annotate(OpenApi.Description, "Dead letters: newest first, keyset pages; replay one (idempotent per requestId).")
@@ -60,8 +62,8 @@ export class Replays extends HttpApiGroup.make("replays")
 
 export class Jobs extends HttpApiGroup.make("jobs")
   .add(HttpApiEndpoint.get("get", "/jobs/:id").setPath(IdPath).addSuccess(W.JobView))
-  .add(HttpApiEndpoint.post("cancel", "/jobs/:id/cancel").setPath(IdPath).setPayload(W.CancelBody).addSuccess(JobCommands.CancelResult))
-  .add(HttpApiEndpoint.post("retry", "/jobs/:id/retry").setPath(IdPath).setPayload(W.RetryBody).addSuccess(JobCommands.RetryNowResult))
+  .add(HttpApiEndpoint.post("cancel", "/jobs/:id/cancel").setPath(IdPath).setPayload(OptionalBody(W.CancelBody)).addSuccess(JobCommands.CancelResult))
+  .add(HttpApiEndpoint.post("retry", "/jobs/:id/retry").setPath(IdPath).setPayload(OptionalBody(W.RetryBody)).addSuccess(JobCommands.RetryNowResult))
 {}
 
 export class Controls extends HttpApiGroup.make("controls")

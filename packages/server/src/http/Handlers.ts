@@ -19,7 +19,7 @@ const deadLetters = HttpApiBuilder.group(RedriveApi, "deadLetters", (h) =>
           })
         ))
       .handle("get", ({ path }) => as((p) => ops.dlqGet(p, path)))
-      .handle("replay", ({ path, payload }) => as((p) => ops.replayOne(p, { ...payload, id: path.id })))))
+      .handle("replay", ({ path, payload }) => as((p) => ops.replayOne(p, { ...(payload ?? {}), id: path.id })))))
 
 const replays = HttpApiBuilder.group(RedriveApi, "replays", (h) =>
   Effect.map(Operations, (ops) =>
@@ -32,8 +32,8 @@ const jobs = HttpApiBuilder.group(RedriveApi, "jobs", (h) =>
   Effect.map(Operations, (ops) =>
     h
       .handle("get", ({ path }) => as((p) => ops.jobGet(p, path)))
-      .handle("cancel", ({ path, payload }) => as((p) => ops.jobCancel(p, { ...payload, id: path.id })))
-      .handle("retry", ({ path, payload }) => as((p) => ops.jobRetryNow(p, { ...payload, id: path.id })))))
+      .handle("cancel", ({ path, payload }) => as((p) => ops.jobCancel(p, { ...(payload ?? {}), id: path.id })))
+      .handle("retry", ({ path, payload }) => as((p) => ops.jobRetryNow(p, { ...(payload ?? {}), id: path.id })))))
 
 const controls = HttpApiBuilder.group(RedriveApi, "controls", (h) =>
   Effect.map(Operations, (ops) =>

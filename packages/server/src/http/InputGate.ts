@@ -4,6 +4,10 @@
  * RPC of the group and its payload must decode. A refusal is a 4xx with a JSON body
  * (`Redrive/BadRequest`) listing every problem found, and nothing runs.
  *
+ * HttpApi's own decode failures (path, query, body schemas) answer `HttpApiDecodeError` with a
+ * rendered tree; they are rewritten here into the same `Redrive/BadRequest` shape: every issue as
+ * a dotted path and a message.
+ *
  * Node decodes bodies as UTF-8 and turns invalid bytes into U+FFFD, so a body holding U+FFFD is
  * refused as invalid UTF-8 (a client meaning the character itself can send `\ufffd` escaped).
  */
@@ -65,6 +69,23 @@ const rpcIssues = (body: unknown): ReadonlyArray<Issue> => {
   return issues
 }
 
+const DecodeErrorBody = Schema.parseJson(Schema.Struct({
+  _tag: Schema.Literal("HttpApiDecodeError"),
+  issues: Schema.Array(Schema.Struct({ path: Schema.Array(Schema.Union(Schema.String, Schema.Number)), message: Schema.String }))
+}))
+const decodeDecodeError = Schema.decodeUnknownOption(DecodeErrorBody)
+const textDecoder = new TextDecoder()
+
+/** HttpApiDecodeError → Redrive/BadRequest (every issue, the union noise dropped); other responses pass. */
+const reshape = (response: HttpServerResponse.HttpServerResponse, where: string) => {
+  if (response.status !== 400 || response.body._tag !== "Uint8Array") return response
+  const decoded = decodeDecodeError(textDecoder.decode(response.body.body))
+  if (Option.isNone(decoded)) return response
+  const all = decoded.value.issues.map((i) => ({ path: [where, ...i.path.map(String)].filter((p) => p.length > 0).join("."), message: i.message }))
+  const issues = all.filter((i) => !(i.message.startsWith("Expected undefined") && all.some((o) => o !== i && o.path === i.path)))
+  return refuse(400, `the request does not decode (${issues.length} problem${issues.length === 1 ? "" : "s"})`, issues)
+}
+
 const isJsonType = (contentType: string) => /^application\/json\s*(;|$)/i.test(contentType.trim())
 
 export const make = (options: GateOptions) =>
@@ -72,7 +93,8 @@ export const make = (options: GateOptions) =>
     Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const path = request.url.split("?")[0] ?? ""
-      if (!withBody.has(request.method) || !(path.startsWith("/v1/") || path === "/rpc")) return yield* app
+      if (!(path.startsWith("/v1/") || path === "/rpc")) return yield* app
+      if (!withBody.has(request.method)) return reshape(yield* app, "")
       const limit = options.maxBodyBytes
       const declared = Number(request.headers["content-length"] ?? "0")
       if (Number.isFinite(declared) && declared > limit) {
@@ -89,7 +111,7 @@ export const make = (options: GateOptions) =>
           : refuse(400, "the body could not be read", [{ path: "body", message: text.left.message }])
       }
       const body = text.right
-      if (body.length === 0 && path !== "/rpc") return yield* app
+      if (body.length === 0 && path !== "/rpc") return reshape(yield* app, "")
       const issues: Array<Issue> = []
       const contentType = request.headers["content-type"] ?? ""
       if (!isJsonType(contentType)) {
@@ -108,6 +130,7 @@ export const make = (options: GateOptions) =>
       if (path === "/rpc") {
         const problems = rpcIssues(parsed.right)
         if (problems.length > 0) return refuse(400, "the RPC request does not decode", problems)
+        return yield* app
       }
-      return yield* app
+      return reshape(yield* app, "")
     })
