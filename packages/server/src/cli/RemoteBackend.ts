@@ -49,7 +49,10 @@ const decodePause = request(W.PauseRequest)
 const decodeScope = request(W.ScopeRequest)
 const decodeCreateKey = request(W.CreateKeyRequest)
 
-/** The bulk request as the direct mode returns it (the wire's filter holds plain ids). */
+/**
+ * The bulk request as the direct mode returns it (the wire's filter holds plain ids, the model's
+ * branded ones). An answer that does not decode is a defect: a server of another version.
+ */
 const toReplayRequest = (status: typeof W.BulkReplayStatus.Type) =>
   Schema.encode(W.BulkReplayStatus)(status).pipe(
     Effect.flatMap(Schema.decodeUnknown(ReplayRequest.ReplayRequest.json)),
@@ -59,7 +62,7 @@ const toReplayRequest = (status: typeof W.BulkReplayStatus.Type) =>
 
 const toControl = (control: typeof W.ControlView.Type) => Control.Control.make(control)
 
-/** Defined, non-`undefined` fields only (the wire schemas refuse an explicit `undefined` nowhere, but JSON drops it anyway). */
+/** The fields that are set: an option not given is an absent wire field, not an `undefined` one. */
 const defined = <A extends Record<string, unknown>>(value: A) =>
   Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined))
 
