@@ -1,1 +1,11 @@
-export {}
+export * as ApiErrors from "./ApiErrors.js"
+export * as ApiKeys from "./auth/ApiKeys.js"
+export * as Principal from "./auth/Principal.js"
+export * as HttpApi from "./http/Api.js"
+export * as Operations from "./Operations.js"
+export * as RedriveRpcs from "./rpc/RedriveRpcs.js"
+export { RedriveClient } from "./rpc/Client.js"
+export type { ClientOptions } from "./rpc/Client.js"
+export * as Server from "./Server.js"
+export * as WireErrors from "./WireErrors.js"
+export * as WireSchemas from "./WireSchemas.js"

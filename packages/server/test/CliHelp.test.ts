@@ -23,7 +23,7 @@ const run = (args: ReadonlyArray<string>) =>
 
 /** Every command of the tree (an unknown one would fail its --help with exit 2). */
 const all = [
-  "migrate", "migrate up", "migrate status", "worker", "dlq", "dlq list", "dlq show", "dlq groups", "dlq replay",
+  "migrate", "migrate up", "migrate status", "serve", "worker", "dlq", "dlq list", "dlq show", "dlq groups", "dlq replay",
   "replay", "replay status", "replay cancel", "jobs", "jobs show", "jobs cancel", "jobs retry", "pause", "resume", "drain",
   "controls", "purge", "purge dlq", "keys", "keys create", "keys list", "keys revoke", "keys rotate", "demo"
 ].map((p) => p.split(" "))

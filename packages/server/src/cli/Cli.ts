@@ -12,6 +12,7 @@ import * as Keys from "./commands/Keys.js"
 import * as Migrate from "./commands/Migrate.js"
 import * as Purge from "./commands/Purge.js"
 import * as Replay from "./commands/Replay.js"
+import * as Serve from "./commands/Serve.js"
 import * as Worker from "./commands/Worker.js"
 import * as ExitCode from "./ExitCode.js"
 import * as Output from "./Output.js"
@@ -24,6 +25,7 @@ export const root = Command.make("redrive").pipe(
   ),
   Command.withSubcommands([
     Migrate.command,
+    Serve.command,
     Worker.command,
     Dlq.command,
     Replay.command,

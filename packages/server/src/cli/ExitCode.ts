@@ -3,9 +3,10 @@
  * with `--json` read the error document on stdout.
  *
  *   0  ok
- *   1  failure (database unreachable, server error, anything unexpected)
+ *   1  failure (database or server unreachable, server error, anything unexpected)
  *   2  usage or bad input: an unknown flag, a missing argument, a value that does not decode
- *      (the error names the field); nothing was done
+ *      (the error names the field), or a command the server does not serve over --url;
+ *      nothing was done
  *   3  not found: no such job, dead letter, replay request, error group or key (for a tenant
  *      key, another tenant's row does not exist)
  *   4  conflict: the target's state refuses the command (a running or finished job, a dead
@@ -35,6 +36,7 @@ const byTag: Readonly<Record<string, ExitCode>> = {
   "Redrive/InvalidEntityId": usage,
   "Redrive/WrongEntityKind": usage,
   "Redrive/BadRequest": usage,
+  "Redrive/NotServed": usage,
   "Redrive/DeadLetterNotFound": notFound,
   "Redrive/JobNotFound": notFound,
   "Redrive/ReplayRequestNotFound": notFound,

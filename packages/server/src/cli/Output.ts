@@ -3,7 +3,7 @@
  * Failures: with `--json` an `{ "error": … }` document on stdout, else a message on stderr;
  * either way the exit code says which kind (ExitCode.ts).
  */
-import { Console, Effect } from "effect"
+import { ConfigError, Console, Effect } from "effect"
 import * as ExitCode from "./ExitCode.js"
 
 export { table } from "../demo/format.js"
@@ -18,6 +18,8 @@ const fieldsOf = (error: object): Record<string, unknown> =>
 /** A failure as a person reads it: the message when it has one, else its kind and fields. */
 export const describe = (error: unknown): string => {
   if (typeof error !== "object" || error === null) return String(error)
+  // A setting's error keeps its text in toString (`message` is "<redacted>" for a Config.redacted).
+  if (ConfigError.isConfigError(error)) return `ConfigError: ${String(error)}`
   const tag = "_tag" in error && typeof error._tag === "string" ? error._tag.replace(/^Redrive\//, "") : "Error"
   // Only a message of its own: a tagged error without one renders its fields as JSON there.
   const message = Object.hasOwn(error, "message") && "message" in error && typeof error.message === "string" && error.message !== ""

@@ -9,7 +9,7 @@ import * as Connection from "./Connection.js"
 import * as DirectBackend from "./DirectBackend.js"
 import * as ExitCode from "./ExitCode.js"
 import * as Output from "./Output.js"
-import { Input } from "@redrive/database"
+import * as RemoteBackend from "./RemoteBackend.js"
 
 /** A command failed and said why; the process exits with `code`. */
 export class CommandFailed extends Data.TaggedError("CommandFailed")<{ readonly code: ExitCode.ExitCode }> {}
@@ -29,7 +29,7 @@ export const reported = (json: boolean) => <A, E, R>(effect: Effect.Effect<A, E,
 export const backend = (options: Connection.Common): Layer.Layer<Backend, unknown> =>
   Layer.unwrapEffect(Effect.map(Connection.remote(options), Option.match({
     onNone: (): Layer.Layer<Backend, unknown> => DirectBackend.layer,
-    onSome: () => Layer.fail(new Input.InvalidInput({ field: "url", message: "url: the RPC client is not wired yet" }))
+    onSome: (server): Layer.Layer<Backend, unknown> => RemoteBackend.layer(server)
   })))
 
 /** Runs `effect` against the selected Backend and prints its failure, if any. */

@@ -1,0 +1,69 @@
+/**
+ * Reads of the operator views `queue_health` and `failure_stats` (migration 0009). The views are
+ * `security_invoker`: under `Tenant.withTenant` a tenant sees its own rows only.
+ */
+import { SqlClient, SqlSchema } from "@effect/sql"
+import { Effect, Schema } from "effect"
+import { fromSqlError } from "./DatabaseError.js"
+
+/** Counts arrive as bigint strings; numeric as a string; double precision as a number. */
+const Count = Schema.Union(Schema.Number, Schema.NumberFromString)
+
+export const QueueHealth = Schema.Struct({
+  tenantId: Schema.String,
+  queue: Schema.String,
+  available: Count,
+  scheduled: Count,
+  retrying: Count,
+  running: Count,
+  paused: Count,
+  /** Seconds the oldest due job has waited; null when none is due. */
+  oldestAvailableAgeS: Schema.NullOr(Schema.Number),
+  deadLettered24h: Count
+})
+export type QueueHealth = typeof QueueHealth.Type
+
+export const FailureStats = Schema.Struct({
+  tenantId: Schema.String,
+  queue: Schema.String,
+  type: Schema.String,
+  errorClass: Schema.String,
+  failures1h: Count,
+  deadLettered1h: Count,
+  recovered1h: Count,
+  failures24h: Count,
+  deadLettered24h: Count,
+  recovered24h: Count,
+  /** Of the jobs that failed with this class in 24 h, the share that later succeeded; null without data. */
+  retrySuccessRate24h: Schema.NullOr(Count)
+})
+export type FailureStats = typeof FailureStats.Type
+
+export class StatsRepo extends Effect.Service<StatsRepo>()("@redrive/database/StatsRepo", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    // Aliased columns: the view's `_1h`/`_24h` suffixes do not round-trip through snake→camel.
+    const queueHealth = SqlSchema.findAll({
+      Request: Schema.Void,
+      Result: QueueHealth,
+      execute: () =>
+        sql.withoutTransforms()`select tenant_id as "tenantId", queue, available, scheduled, retrying, running, paused,
+                 oldest_available_age_s as "oldestAvailableAgeS", dead_lettered_24h as "deadLettered24h"
+          from redrive.queue_health order by tenant_id, queue`
+    })
+    const failureStats = SqlSchema.findAll({
+      Request: Schema.Void,
+      Result: FailureStats,
+      execute: () =>
+        sql.withoutTransforms()`select tenant_id as "tenantId", queue, type, error_class as "errorClass",
+                 failures_1h as "failures1h", dead_lettered_1h as "deadLettered1h", recovered_1h as "recovered1h",
+                 failures_24h as "failures24h", dead_lettered_24h as "deadLettered24h", recovered_24h as "recovered24h",
+                 retry_success_rate_24h as "retrySuccessRate24h"
+          from redrive.failure_stats order by tenant_id, queue, type, error_class`
+    })
+    return {
+      queueHealth: queueHealth(undefined).pipe(Effect.mapError(fromSqlError("StatsRepo.queueHealth"))),
+      failureStats: failureStats(undefined).pipe(Effect.mapError(fromSqlError("StatsRepo.failureStats")))
+    } as const
+  })
+}) {}
