@@ -1,6 +1,7 @@
 /**
  * `pnpm bench:server`: latency over real HTTP against the `serve` bin as a child process, on a
  * fresh database with BENCH_SERVER_DEPTH dead letters (default 20,000):
+ *   - /healthz and a 1-row page, to see where a page's time goes;
  *   - a DLQ page (50 rows) walked by keyset cursor, with an admin key and with a tenant key (RLS);
  *   - the same page over the RPC endpoint with the typed client;
  *   - a replay of one dead letter (POST /v1/dead-letters/:id/replay, through JobEntity).
@@ -106,6 +107,19 @@ const main = async () => {
       }
       return times
     }
+    const plain = async (path: string, key?: string) => {
+      const times: Array<number> = []
+      for (let i = 0; i < WARMUP + N; i++) {
+        const t0 = performance.now()
+        const response = await fetch(`${base}${path}`, key === undefined ? {} : { headers: { authorization: `Bearer ${key}` } })
+        await response.text()
+        if (i >= WARMUP) times.push(performance.now() - t0)
+      }
+      return times
+    }
+    // Where the time of a page goes: HTTP alone, then auth + a 1-row page, then 50 rows.
+    report("GET /healthz (no auth, no database)", await plain("/healthz"))
+    report("GET /v1/dead-letters?limit=1 (admin)", await plain("/v1/dead-letters?limit=1", adminKey.secret))
     await pageWalk(adminKey.secret, "", WARMUP)
     report("HTTP DLQ page, 50 rows, admin key", await pageWalk(adminKey.secret, "", N))
     report("HTTP DLQ page, 50 rows, tenant key (RLS)", await pageWalk(tenantKey.secret, "", Math.min(N, DEPTH / 20 / 50)))

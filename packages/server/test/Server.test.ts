@@ -191,6 +191,42 @@ layer(TestLayer, { excludeTestServices: true, timeout: "150 seconds" })("server 
       assert.strictEqual((yield* httpPost("/v1/controls/resume", { queue: "matrix" }, keyA.secret)).status, 200)
     }))
 
+  it.effect("error groups, mutes, drain and stats: a tenant key sees and acts on its own share only", () =>
+    Effect.gen(function*() {
+      const a = Factory.tenant()
+      const b = Factory.tenant()
+      const type = Factory.jobType()
+      const queueA = Factory.queue()
+      const queueB = Factory.queue()
+      yield* Factory.insertDeadLetter({ tenantId: a, queue: queueA, type, fingerprint: "fp-srv" })
+      yield* Factory.insertDeadLetter({ tenantId: a, queue: queueA, type, fingerprint: "fp-srv" })
+      yield* Factory.insertDeadLetter({ tenantId: b, queue: queueB, type, fingerprint: "fp-srv" })
+      const admin = (yield* newKey("groups-admin", null)).secret
+      const keyA = (yield* newKey("groups-a", a)).secret
+      const readA = (yield* newKey("groups-a-read", a, "read")).secret
+      type Page = { groups: ReadonlyArray<{ fingerprint: string; tenantId: string | null; count: number; tenants: number }> }
+      const asA = (yield* http(`/v1/error-groups?type=${type}`, { key: keyA })).json as Page
+      assert.deepStrictEqual(asA.groups.map((g) => [g.fingerprint, g.tenantId, g.count]), [["fp-srv", a, 2]])
+      const asAdmin = (yield* http(`/v1/error-groups?type=${type}`, { key: admin })).json as Page
+      assert.deepStrictEqual(asAdmin.groups.map((g) => [g.count, g.tenants]), [[3, 2]])
+      const detail = yield* httpPost("/v1/error-groups/get", { type, errorClass: "validation", fingerprint: "fp-srv" }, keyA)
+      assert.strictEqual((detail.json as { count: number }).count, 2)
+      const key = { type, errorClass: "validation", fingerprint: "fp-srv" }
+      assert.strictEqual((yield* httpPost("/v1/error-groups/mute", { ...key, minutes: 5 }, readA)).status, 403)
+      const muted = yield* httpPost("/v1/error-groups/mute", { ...key, minutes: 5, reason: "known outage" }, keyA)
+      assert.deepStrictEqual([muted.status, (muted.json as { tenantId: string }).tenantId], [200, a])
+      const unmuted = yield* rpc(keyA, (c) => c.errorGroups.unmute(key))
+      assert.strictEqual(unmuted.tenantId, a)
+      // Drain of the tenant's queue, over RPC; stats of the tenant key hold its queues only.
+      const drained = yield* rpc(keyA, (c) => c.controls.drain({ queue: queueA }))
+      assert.deepStrictEqual([drained.control?.tenantId, drained.control?.state], [a, "draining"])
+      const stats = yield* rpc(keyA, (c) => c.stats.get())
+      assert.deepStrictEqual([...new Set(stats.queues.map((q) => q.tenantId))], [a])
+      assert.isTrue(stats.queues.some((q) => q.queue === queueA && q.deadLettered24h === 2))
+      const adminStats = yield* rpc(admin, (c) => c.stats.get())
+      assert.isTrue(adminStats.queues.some((q) => q.tenantId === b && q.queue === queueB))
+    }))
+
   it.effect("keys are managed over HTTP by an admin key, and no secret reaches the server's output", () =>
     Effect.gen(function*() {
       const admin = yield* newKey("keys-admin", null)
