@@ -16,6 +16,8 @@ import { ms, money, percent, seconds, stackHead, table } from "./format.js"
 import { handlers, notifyPartner } from "./handlers.js"
 import * as Queries from "./queries.js"
 import { operate } from "./operate.js"
+import { serveDemo } from "./serveDemo.js"
+import * as ApiKeys from "../auth/ApiKeys.js"
 import * as Workload from "./workload.js"
 
 const say = (...lines: ReadonlyArray<string>) => Console.log(lines.join("\n"))
@@ -354,8 +356,13 @@ const scenario = (started: number) =>
     yield* operate
   })
 
+export interface DemoOptions {
+  /** Keep serving the demo's data on this port after the scenario (serveDemo.ts). */
+  readonly serve?: { readonly port: number }
+}
+
 /** The whole demo; needs FileSystem/Path (NodeContext) for the migrations. */
-export const program = Effect.gen(function*() {
+export const run = (options: DemoOptions = {}) => Effect.gen(function*() {
   const started = yield* Clock.currentTimeMillis
   const db = yield* DatabaseUrl.resolveDatabase
   const where = new URL(Redacted.value(db.url))
@@ -366,10 +373,14 @@ export const program = Effect.gen(function*() {
     Effect.scoped
   )
   const replay = Replay.layer({ batchSize: 100 }).pipe(Layer.provide(JobRegistry.layer(definitions)))
-  const services = Layer.mergeAll(Apis.layer, replay, Controls.layer(), AlertChannels.layer).pipe(
-    Layer.provideMerge(
-      Database.layer({ url: Roles.localRuntimeUrl(db.url), maxConnections: 8, applicationName: "redrive-demo" })
-    )
+  const database = { url: Roles.localRuntimeUrl(db.url), maxConnections: 8, applicationName: "redrive-demo" }
+  const services = Layer.mergeAll(Apis.layer, replay, Controls.layer(), AlertChannels.layer, ApiKeys.layer).pipe(
+    Layer.provideMerge(Database.layer(database))
   )
-  yield* scenario(started).pipe(Effect.provide(services))
+  yield* Effect.gen(function*() {
+    yield* scenario(started)
+    if (options.serve !== undefined) yield* serveDemo({ database, port: options.serve.port })
+  }).pipe(Effect.provide(services))
 }).pipe(Effect.scoped)
+
+export const program = run()
