@@ -125,7 +125,7 @@ export const JobEntity = Entity.make("RedriveJob", [ReplayCommand, CancelCommand
 const decodeTarget = Schema.decodeEither(TargetFromEntityId)
 
 /** Handlers of one entity instance: its id is parsed once, when the instance starts. */
-const handlers = Effect.gen(function*() {
+export const handlers = Effect.gen(function*() {
   const address = yield* Entity.CurrentAddress
   const replay = yield* Replay
   const commands = yield* JobCommands.JobCommands
@@ -161,13 +161,16 @@ const handlers = Effect.gen(function*() {
   })
 })
 
-/** The entity's handlers; needs Replay, JobCommands and a Sharding (a cluster or SingleRunner). */
-export const layer = JobEntity.toLayer(handlers, {
+/** How the entity is registered (for a layer over wrapped `handlers`, e.g. in a test). */
+export const layerOptions = {
   // A defect is stored as the reply and reaches the caller: by default the cluster would
   // redeliver the message forever while the caller hangs.
   disableFatalDefects: true,
   maxIdleTime: "1 minute"
-})
+} as const
+
+/** The entity's handlers; needs Replay, JobCommands and a Sharding (a cluster or SingleRunner). */
+export const layer = JobEntity.toLayer(handlers, layerOptions)
 
 /**
  * The entity on a one-process cluster whose messages live in Postgres (`cluster_*` tables in
