@@ -14,7 +14,7 @@
  *   REDRIVE_RUNNER_LISTEN_HOST (optional): the interface to bind when it differs from the host.
  *   Prefixed because `HOST`/`PORT` (what @effect/cluster reads) often mean something else.
  * - Failover, with @effect/cluster's own names and tuned defaults (a killed runner's entities
- *   resume elsewhere in about 3 s instead of about 30 s; measured in ClusterRunner.faults.test.ts):
+ *   resume elsewhere in about 3 s instead of about 30 s; measured in ClusterRunner.test.ts):
  *   SHARD_LOCK_EXPIRATION (3 seconds), REFRESH_ASSIGNMENTS_INTERVAL (1 second),
  *   RUNNER_HEALTH_CHECK_INTERVAL (1 second), ENTITY_MESSAGE_POLL_INTERVAL (1 second).
  *   Durations are written `"1 second"`, `"500 millis"` (not `1s`).
