@@ -2,7 +2,8 @@
  * Redrive's server: the HTTP API (`/v1`, OpenAPI at `/openapi.json`, docs at `/docs`) and the
  * Effect RPC endpoint (`/rpc`) on one port, plus `/healthz`, `/readyz` and `/metrics`. Built on
  * `Redrive.layer` (or `Redrive.layerWorker` with `worker`), with `JobEntity` on a SingleRunner
- * whose messages live in Postgres, so replay, cancel and retry-now are persisted and deduplicated.
+ * whose messages live in Postgres, so replay, cancel and retry-now are persisted and deduplicated
+ * (or, with `cluster`, on a ClusterRunner shared with the other runners of the database).
  *
  * Settings (Config, from the environment unless given): REDRIVE_HTTP_PORT (default 8080),
  * REDRIVE_HTTP_HOST (default 127.0.0.1), REDRIVE_HTTP_MAX_BODY_BYTES (default 1 MiB), and what
@@ -12,7 +13,7 @@ import { HttpApiScalar, HttpLayerRouter } from "@effect/platform"
 import { NodeContext, NodeHttpServer } from "@effect/platform-node"
 import { RpcSerialization, RpcServer } from "@effect/rpc"
 import { StatsRepo } from "@redrive/database"
-import { JobEntity, type JobDefinition, Redrive, ReplayRunner } from "@redrive/jobs"
+import { ClusterRunner, JobEntity, type JobDefinition, Redrive, ReplayRunner } from "@redrive/jobs"
 import type { ShardingConfig } from "@effect/cluster/ShardingConfig"
 import { Config, Effect, Layer } from "effect"
 import { createServer } from "node:http"
@@ -54,6 +55,13 @@ export interface ServerOptions {
   /** Run bulk replay requests in this process (default true; a worker runs them as well). */
   readonly replayRunner?: boolean
   readonly shardingConfig?: Partial<ShardingConfig["Type"]>
+  /**
+   * Run JobEntity on a cluster runner (ClusterRunner: its own port, REDRIVE_RUNNER_HOST/PORT,
+   * tuned failover) instead of a one-process SingleRunner: N servers or workers over one
+   * database then share the entities, and a command sent to any of them reaches the owner.
+   * `shardingConfig` above is merged over `runner.shardingConfig`.
+   */
+  readonly cluster?: { readonly runner?: ClusterRunner.ClusterRunnerOptions } | undefined
 }
 
 /** The routes (API, RPC, docs, ops) over the services; needs Operations' services and the router. */
@@ -80,7 +88,12 @@ const services = (options: ServerOptions) => {
   const runner = options.replayRunner === false || options.worker !== undefined ? Layer.empty : ReplayRunner.layer()
   return Layer.mergeAll(Operations.layer, runner).pipe(
     Layer.provideMerge(Layer.mergeAll(
-      JobEntity.layerSingleRunner({ shardingConfig: options.shardingConfig }),
+      options.cluster === undefined
+        ? JobEntity.layerSingleRunner({ shardingConfig: options.shardingConfig })
+        : ClusterRunner.layer({
+          ...options.cluster.runner,
+          shardingConfig: { ...options.cluster.runner?.shardingConfig, ...options.shardingConfig }
+        }),
       ApiKeys.layer,
       StatsRepo.StatsRepo.Default,
       PrometheusMetrics.layer()

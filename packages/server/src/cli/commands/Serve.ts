@@ -1,8 +1,9 @@
 /**
- * `redrive serve [--port] [--host] [--with-worker]`: Redrive's server (Server.ts: the HTTP API at
+ * `redrive serve [--port] [--host] [--with-worker] [--cluster]`: Redrive's server (Server.ts: the HTTP API at
  * /v1, the RPC endpoint the CLI's `--url` mode calls, /healthz, /readyz, /metrics) on the runtime
  * database, until SIGINT or SIGTERM; then it shuts down gracefully (in-flight requests end, the
- * cluster runner stops) and exits 0. `--with-worker` also runs maintenance in this process.
+ * cluster runner stops) and exits 0. `--with-worker` also runs maintenance in this process;
+ * `--cluster` runs JobEntity on a cluster runner (ClusterRunner) instead of a one-process one.
  */
 import { Command, Options } from "@effect/cli"
 import { Input } from "@redrive/database"
@@ -22,6 +23,11 @@ const options = {
   ),
   withWorker: Options.boolean("with-worker").pipe(
     Options.withDescription("Also run maintenance (rescuer, pruner, alerts…; elected) and bulk replays here.")
+  ),
+  cluster: Options.boolean("cluster").pipe(
+    Options.withDescription(
+      "Join the database's cluster as a runner (REDRIVE_RUNNER_HOST, REDRIVE_RUNNER_PORT, default 34431): replay/cancel/retry commands are shared with the other runners."
+    )
   )
 }
 
@@ -43,11 +49,14 @@ export const command = Command.make("serve", options, (o) =>
     yield* Layer.build(Server.layer({
       http,
       redrive: { database },
-      ...(o.withWorker ? { worker: { handlers: [] } } : {})
+      ...(o.withWorker ? { worker: { handlers: [] } } : {}),
+      ...(o.cluster ? { cluster: { runner: {} } } : {})
     }))
     yield* Console.log(
       `redrive serve: listening on http://${http.host}:${http.port}` +
-        ` (API /v1, RPC /rpc, docs /docs${o.withWorker ? "; with maintenance" : ""}); Ctrl-C stops it`
+        ` (API /v1, RPC /rpc, docs /docs${o.withWorker ? "; with maintenance" : ""}${
+        o.cluster ? "; a cluster runner" : ""
+      }); Ctrl-C stops it`
     )
     return yield* Effect.never
   }).pipe(Effect.scoped, reported(false))).pipe(
