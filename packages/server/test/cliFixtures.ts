@@ -71,13 +71,19 @@ export interface ServeChild {
  * `redrive serve` as a child on a free port, once it says it listens (at most `startupMs`); the
  * scope's end kills it (SIGKILL) if `stop` has not ended it.
  */
-export const serve = (options: { readonly databaseUrl: Redacted.Redacted; readonly env?: Record<string, string>; readonly startupMs?: number }) =>
+export const serve = (options: {
+  readonly databaseUrl: Redacted.Redacted
+  readonly env?: Record<string, string>
+  readonly startupMs?: number
+  /** More flags after `serve --port … --host …` (e.g. `--cluster`). */
+  readonly args?: ReadonlyArray<string>
+}) =>
   Effect.gen(function*() {
     const port = yield* freePort
     const { REDRIVE_KEY: _k, REDRIVE_URL: _u, ...inherited } = process.env
     const child = yield* Effect.acquireRelease(
       Effect.sync(() =>
-        spawn(process.execPath, ["--conditions=@redrive/source", "--import", "tsx", bin, "serve", "--port", String(port), "--host", "127.0.0.1"], {
+        spawn(process.execPath, ["--conditions=@redrive/source", "--import", "tsx", bin, "serve", "--port", String(port), "--host", "127.0.0.1", ...(options.args ?? [])], {
           env: { ...inherited, DATABASE_URL: Redacted.value(options.databaseUrl), ...options.env },
           stdio: ["ignore", "pipe", "pipe"]
         })
