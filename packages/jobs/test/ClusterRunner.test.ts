@@ -9,6 +9,7 @@ import { assert, layer } from "@effect/vitest"
 import { TestDatabase } from "@redrive/database/testing"
 import { Effect, Schedule } from "effect"
 import { type Runner, spawnRunner } from "./clusterFixtures.js"
+import { processTestTimeout } from "./processFixtures.js"
 import { seedDeadLetters } from "./replayFixtures.js"
 
 const handled = (requestId: string) =>
@@ -65,5 +66,5 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "150 seconds" })
       assert.deepStrictEqual((yield* handled("failover-1")).map((r) => r.pid), [a.pid])
       assert.strictEqual(yield* replayedInto(failover!), 1)
       assert.deepStrictEqual((yield* handled("routed-1")).map((r) => r.pid), [b.pid])
-    }))
+    }), processTestTimeout)
 })

@@ -12,7 +12,7 @@ import { Maintenance } from "@redrive/jobs"
 import { Effect, Redacted, Schedule } from "effect"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { freePort, serve } from "./cliFixtures.js"
+import { freePort, serve, timeout } from "./cliFixtures.js"
 import { cursorSecret } from "./serverProcess.js"
 
 const bin = fileURLToPath(new URL("../src/bin/redrive.ts", import.meta.url))
@@ -88,5 +88,5 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "150 seconds" })
       assert.strictEqual(yield* leaders, 1)
       assert.strictEqual(yield* server.stop, 0, server.output())
       assert.deepStrictEqual(yield* addresses, [])
-    }))
+    }), timeout)
 })

@@ -10,6 +10,7 @@ import { Factory, Scratch, TestDatabase } from "@redrive/database/testing"
 import { Effect, Layer, Schedule } from "effect"
 import * as ApiKeys from "../src/auth/ApiKeys.js"
 import { post, spawnServer } from "./serverProcess.js"
+import { timeout } from "./cliFixtures.js"
 
 const TestLayer = ApiKeys.layer.pipe(Layer.provideMerge(TestDatabase.layer))
 
@@ -55,5 +56,5 @@ layer(TestLayer, { excludeTestServices: true, timeout: "150 seconds" })("serve -
         where replay_of in ${sql.in(dlqs.map((d) => d.id))} group by replay_of`
       assert.strictEqual(replays.length, dlqs.length)
       assert.isTrue(replays.every((r) => Number(r.n) === 1))
-    }))
+    }), timeout)
 })
