@@ -41,6 +41,9 @@ describe("redrive --help", () => {
         assert.include(output, `$ ${path[path.length - 1]}`, path.join(" "))
         assert.match(output, /DESCRIPTION/, path.join(" "))
       }
+      for (const command of ["serve", "worker"]) {
+        assert.include((yield* run([command, "--help"])).output, "--cluster", `${command} offers cluster mode`)
+      }
     }))
 
   it.effect("an unknown command or flag is a usage error (exit 2)", () =>
