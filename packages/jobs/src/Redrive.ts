@@ -7,7 +7,8 @@
  *   groups, alert channels (AlertChannels) and the job registry
  *   replay validates edited payloads with. Nothing runs in the background.
  * - `Redrive.layerWorker(options)`: the same, plus a worker for the given handlers, maintenance
- *   (elected: one process per database runs it) and the bulk-replay runner.
+ *   (elected: one process per database runs it) and the bulk-replay runner; with `cluster`, a
+ *   cluster runner hosting JobEntity as well.
  *
  * Both read the database settings from the environment (`Database.config`: DATABASE_URL, …)
  * unless `database` is given, and the cursor-signing key from REDRIVE_CURSOR_SECRET unless
@@ -19,6 +20,7 @@ import { ControlRepo, Database, JobDlqRepo, JobRepo, type TenantSessions } from 
 import { type ConfigError, Layer, Option, type Redacted } from "effect"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as AlertChannels from "./alerts/AlertChannels.js"
+import * as ClusterRunner from "./ClusterRunner.js"
 import * as Controls from "./Controls.js"
 import * as ErrorGroups from "./ErrorGroups.js"
 import * as JobCommands from "./JobCommands.js"
@@ -48,6 +50,12 @@ export interface RedriveWorkerOptions<H extends ReadonlyArray<JobHandler<unknown
 {
   /** The bulk-replay runner (on by default): `false` leaves bulk replays to other processes. */
   readonly replayRunner?: ReplayRunner.ReplayRunnerOptions | false
+  /**
+   * Also make this process a cluster runner hosting JobEntity (ClusterRunner: its own port,
+   * REDRIVE_RUNNER_HOST/PORT, tuned failover), sharing the entities with the database's other
+   * runners. Maintenance stays elected by its advisory lock either way.
+   */
+  readonly cluster?: { readonly runner?: ClusterRunner.ClusterRunnerOptions } | undefined
 }
 
 /** What `layer` provides. */
@@ -129,7 +137,10 @@ export function layerWorker(
 ): Layer.Layer<never, unknown, unknown> {
   const definitions = [...(options.definitions ?? []), ...options.handlers.map((h) => h.definition)]
   const runner = options.replayRunner === false ? Layer.empty : ReplayRunner.layer(options.replayRunner ?? {})
-  return Layer.mergeAll(Worker.layer(options), runner).pipe(
+  const cluster = options.cluster === undefined
+    ? Layer.empty
+    : ClusterRunner.layer({ ...options.cluster.runner, commands: options.commands })
+  return Layer.mergeAll(Worker.layer(options), runner, cluster).pipe(
     Layer.provideMerge(layer({ ...options, definitions }))
   )
 }

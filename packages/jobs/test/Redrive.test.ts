@@ -5,7 +5,7 @@
 import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
 import { JobDlqRepo, Tenant } from "@redrive/database"
-import { Factory, TestDatabase } from "@redrive/database/testing"
+import { Factory, Scratch, TestDatabase } from "@redrive/database/testing"
 import { Deferred, Effect, Exit, Layer, Redacted, Schema } from "effect"
 import * as Enqueue from "../src/Enqueue.js"
 import * as JobCommands from "../src/JobCommands.js"
@@ -150,5 +150,36 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
         assert.isTrue(replayed.created)
         yield* eventually(count(`redrive.job where id = ${replayed.jobId}`), (n) => n === 0)
       }).pipe(Effect.provide(workerProcess))
+    }))
+
+  it.effect("with `cluster`, a worker process is also a cluster runner: registered at its address, holding the shards, gone when it stops", () =>
+    Effect.gen(function*() {
+      const info = yield* TestDatabase.TestDatabaseInfo
+      const sql = yield* SqlClient.SqlClient
+      const port = yield* Scratch.freePort
+      const noHandlers: ReadonlyArray<JobDefinition.JobHandler<never>> = []
+      const workerProcess = Redrive.layerWorker({
+        ...fastWorker,
+        handlers: noHandlers,
+        database: { url: info.url, maxConnections: 4 },
+        cursorSecret,
+        maintenance: false,
+        replayRunner: false,
+        cluster: { runner: { host: "127.0.0.1", port, shardingConfig: { shardsPerGroup: 30 } } }
+      }) satisfies Layer.Layer<Redrive.Services, unknown, never>
+      const shardLocks = Effect.map(
+        sql<{ n: number }>`select count(*)::int as n from pg_locks
+          where locktype = 'advisory' and granted and classid = 0 and objid between 1000001 and 1000030
+            and database = (select oid from pg_database where datname = current_database())`,
+        (rows) => rows[0]!.n
+      )
+      const runners = Effect.map(sql<{ address: string }>`select address from cluster_runners`, (rows) => rows.map((r) => r.address))
+      yield* Effect.gen(function*() {
+        assert.deepStrictEqual(yield* runners, [`127.0.0.1:${port}`])
+        // The only runner: every shard of JobEntity is its own once assigned.
+        assert.strictEqual(yield* eventually(shardLocks, (n) => n === 30, "30 seconds"), 30)
+      }).pipe(Effect.provide(workerProcess))
+      assert.deepStrictEqual(yield* runners, [])
+      assert.strictEqual(yield* shardLocks, 0)
     }))
 })
