@@ -175,7 +175,8 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
       )
       const runners = Effect.map(sql<{ address: string }>`select address from cluster_runners`, (rows) => rows.map((r) => r.address))
       yield* Effect.gen(function*() {
-        assert.deepStrictEqual(yield* runners, [`127.0.0.1:${port}`])
+        // It registers in the background once built.
+        assert.deepStrictEqual(yield* eventually(runners, (r) => r.length > 0, "30 seconds"), [`127.0.0.1:${port}`])
         // The only runner: every shard of JobEntity is its own once assigned.
         assert.strictEqual(yield* eventually(shardLocks, (n) => n === 30, "30 seconds"), 30)
       }).pipe(Effect.provide(workerProcess))

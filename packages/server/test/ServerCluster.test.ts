@@ -30,7 +30,12 @@ layer(TestLayer, { excludeTestServices: true, timeout: "150 seconds" })("serve -
       const [portA, portB] = [yield* Scratch.freePort, yield* Scratch.freePort]
       const a = yield* spawnServer(info.url, ["--cluster"], { REDRIVE_RUNNER_HOST: "127.0.0.1", REDRIVE_RUNNER_PORT: String(portA!) })
       const b = yield* spawnServer(info.url, ["--cluster"], { REDRIVE_RUNNER_HOST: "127.0.0.1", REDRIVE_RUNNER_PORT: String(portB!) })
-      const runners = yield* sql<{ address: string }>`select address from cluster_runners order by address`
+      // Runners register in the background once built.
+      const runners = yield* sql<{ address: string }>`select address from cluster_runners order by address`.pipe(
+        Effect.filterOrFail((rows) => rows.length === 2, () => "not registered yet" as const),
+        Effect.retry({ schedule: Schedule.spaced("250 millis"), times: 120 }),
+        Effect.orElseSucceed(() => [])
+      )
       assert.deepStrictEqual(
         runners.map((r) => r.address).sort(),
         [`127.0.0.1:${portA}`, `127.0.0.1:${portB}`].sort(),
