@@ -10,7 +10,8 @@
  * leader's session ends (a SIGKILL, a crash, a lost network), so another process takes over
  * within one interval; a leader that cannot reach its connection any more steps down.
  * No cluster configuration is needed: N identical processes on one database elect one leader.
- * On @effect/cluster runners, `layerCluster` runs the same tasks as a Singleton instead.
+ * Cluster runners (ClusterRunner) take part in the same election; `layerCluster` is the
+ * Singleton alternative for an application that wants it (never both on one database).
  */
 import { Singleton } from "@effect/cluster"
 import { SqlClient } from "@effect/sql"
@@ -105,9 +106,11 @@ export const make = (options: MaintenanceOptions = {}): Effect.Effect<void, neve
 export const layer = (options: MaintenanceOptions = {}) => Layer.scopedDiscard(make(options))
 
 /**
- * In cluster mode: the same tasks as an @effect/cluster Singleton, run by the runner that owns its
- * shard and moved when that runner dies (give the workers `maintenance: false` there). A singleton
- * whose effect ends is not restarted, so the tasks never end: each one logs and goes on.
+ * The same tasks as an @effect/cluster Singleton, run by the runner that owns its shard and moved
+ * when that runner dies (give the workers `maintenance: false` there). Redrive's own cluster mode
+ * (ClusterRunner, `--cluster`) keeps the election instead (ARCHITECTURE.md says why); never run
+ * both on one database: that would be two leaders. A singleton whose effect ends is not
+ * restarted, so the tasks never end: each one logs and goes on.
  */
 export const layerCluster = (options: Omit<MaintenanceOptions, "electionInterval"> = {}) =>
   Singleton.make(
