@@ -12,7 +12,7 @@ import { HttpApiScalar, HttpLayerRouter } from "@effect/platform"
 import { NodeContext, NodeHttpServer } from "@effect/platform-node"
 import { RpcSerialization, RpcServer } from "@effect/rpc"
 import { StatsRepo } from "@redrive/database"
-import { JobEntity, type JobDefinition, Redrive, ReplayRunner } from "@redrive/jobs"
+import { DeadLetterPurge, JobEntity, type JobDefinition, Redrive, ReplayRunner } from "@redrive/jobs"
 import type { ShardingConfig } from "@effect/cluster/ShardingConfig"
 import { Config, Effect, Layer } from "effect"
 import { createServer } from "node:http"
@@ -82,6 +82,7 @@ const services = (options: ServerOptions) => {
     Layer.provideMerge(Layer.mergeAll(
       JobEntity.layerSingleRunner({ shardingConfig: options.shardingConfig }),
       ApiKeys.layer,
+      DeadLetterPurge.layer(),
       StatsRepo.StatsRepo.Default,
       PrometheusMetrics.layer()
     )),
