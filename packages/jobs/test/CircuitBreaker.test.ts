@@ -265,8 +265,15 @@ layer(Test, { excludeTestServices: true, timeout: "120 seconds" })("circuit brea
         )
         yield* Effect.sleep("600 millis")
       }))
-      assert.deepStrictEqual((yield* eventsOf(Elected.name)).map((e) => e.action), ["pause"])
-      assert.deepStrictEqual((yield* alertsOf(Elected.name)).map((e) => e.event), ["circuit.opened"])
+      // Opened once. On a loaded machine the 1 s cool-down may end before the check, and the
+      // half-open step (`probe`) legitimately follows: it is not a second opening.
+      const actions = (yield* eventsOf(Elected.name)).map((e) => e.action)
+      assert.strictEqual(actions[0], "pause")
+      assert.strictEqual(actions.filter((a) => a === "pause").length, 1, actions.join(", "))
+      assert.deepStrictEqual(
+        (yield* alertsOf(Elected.name)).map((e) => e.event).filter((e) => e === "circuit.opened"),
+        ["circuit.opened"]
+      )
     }))
 })
 

@@ -8,17 +8,20 @@
  *   persists them and deduplicates them by the caller's `requestId`;
  * - scopes (pause/resume/drain, bulk replay) of a tenant key are its own tenant: naming another
  *   tenant, or `*`, is Forbidden (403) and changes nothing;
- * - a read key may look but not act (Forbidden), key management is for admin keys only.
+ * - a read key may look but not act (Forbidden); key management and DLQ purges are for admin keys only;
+ * - alert channels of a tenant key are its own (AlertChannels isolates tenants under withTenant);
+ *   `by` is always the key (`key:<name>`), and no answer carries a channel's secret.
  *
  * Database failures are logged here and answered as ServerError, without their detail.
  */
-import { JobDlqRepo, StatsRepo, Tenant, type TenantSessions } from "@redrive/database"
-import { Controls, ErrorGroups, JobCommands, JobEntity, JobRegistry, Replay } from "@redrive/jobs"
+import { Input, JobDlqRepo, StatsRepo, Tenant, type TenantSessions } from "@redrive/database"
+import { AlertChannels, Controls, DeadLetterPurge, ErrorGroups, JobCommands, JobEntity, JobRegistry, Replay } from "@redrive/jobs"
 import { Context, Effect, Layer, Option, ParseResult, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { Forbidden, ServerError } from "./ApiErrors.js"
 import { type ApiKeyInfo, ApiKeys, type CreatedKey } from "./auth/ApiKeys.js"
 import { actor, type PrincipalData } from "./auth/Principal.js"
+import type * as A from "./WireAlerts.js"
 import type * as W from "./WireSchemas.js"
 
 type T<S extends Schema.Schema.Any> = Schema.Schema.Type<S>
@@ -39,6 +42,16 @@ export class Operations extends Context.Tag("@redrive/server/Operations")<Operat
   readonly pause: Op<W.PauseRequest, T<typeof W.ControlChange>>
   readonly resume: Op<W.ScopeRequest, T<typeof W.ControlChange>>
   readonly drain: Op<W.ScopeRequest, T<typeof W.ControlChange>>
+  readonly controlEvents: Op<W.ControlEventsRequest, ReadonlyArray<T<typeof W.ControlEventView>>>
+  readonly dlqPurge: Op<W.PurgeRequest, T<typeof W.PurgeResult>>
+  readonly alertChannelsList: Op<A.ListChannelsRequest, ReadonlyArray<T<typeof A.ChannelView>>>
+  readonly alertChannelGet: Op<{ readonly id: number }, T<typeof A.ChannelView>>
+  readonly alertChannelCreate: Op<A.CreateChannelRequest, T<typeof A.ChannelView>>
+  readonly alertChannelUpdate: Op<A.UpdateChannelRequest, T<typeof A.ChannelView>>
+  readonly alertChannelRemove: Op<{ readonly id: number }, void>
+  readonly alertDeliveries: Op<A.DeliveriesRequest, ReadonlyArray<T<typeof A.DeliveryView>>>
+  readonly alertAttempts: Op<{ readonly id: number }, ReadonlyArray<T<typeof A.AttemptView>>>
+  readonly alertSendTest: Op<{ readonly id: number }, T<typeof A.TestSent>>
   readonly errorGroupsList: Op<W.ErrorGroupsListRequest, T<typeof W.ErrorGroupPage>>
   readonly errorGroupGet: Op<W.ErrorGroupKey, T<typeof W.ErrorGroupDetail>>
   readonly mute: Op<W.MuteRequest, T<typeof W.Mute>>
@@ -77,6 +90,12 @@ const tenantScope = (p: PrincipalData, asked: string | undefined) =>
     ? Effect.succeed(p.tenant)
     : Effect.fail(new Forbidden({ message: `a key of tenant ${JSON.stringify(p.tenant)} acts on that tenant only` }))
 
+/** A tenant key may name its own tenant only (a global channel, null, is an admin's). */
+const ownTenant = (p: PrincipalData, asked: string | null | undefined) =>
+  p.tenant === null || asked === undefined || asked === p.tenant
+    ? Effect.void
+    : Effect.fail(new Forbidden({ message: `a key of tenant ${JSON.stringify(p.tenant)} acts on that tenant only` }))
+
 /** Under row-level security for a tenant key; as the runtime (every tenant) for an admin key. */
 const asPrincipal = <A, E, R>(p: PrincipalData, effect: Effect.Effect<A, E, R>) =>
   p.tenant === null ? effect : Tenant.withTenant(p.tenant, effect)
@@ -92,6 +111,8 @@ const make = Effect.gen(function*() {
   const entity = yield* JobEntity.client
   const sessions = yield* Effect.context<TenantSessions.TenantSessions>()
   const registry = yield* JobRegistry.JobRegistry
+  const purger = yield* DeadLetterPurge.DeadLetterPurge
+  const channels = yield* AlertChannels.AlertChannels
 
   /**
    * An edited payload checked before the command is sent: a refused one then leaves no persisted
@@ -262,6 +283,91 @@ const make = Effect.gen(function*() {
         })
       ),
 
+    controlEvents: (p: PrincipalData, r: W.ControlEventsRequest) =>
+      run(
+        "controls.events",
+        Effect.gen(function*() {
+          const asked = yield* tenantScope(p, r.tenantId)
+          // No scope asked: every event the key sees (row-level security narrows a tenant key's to its tenant).
+          const scoped = r.tenantId !== undefined || r.queue !== undefined
+          return yield* asPrincipal(
+            p,
+            controls.events({
+              ...(scoped && asked !== undefined ? { tenantId: asked } : {}),
+              ...(r.queue !== undefined ? { queue: r.queue } : {}),
+              ...(r.before !== undefined ? { before: r.before } : {}),
+              ...(r.limit !== undefined ? { limit: r.limit } : {})
+            })
+          )
+        })
+      ),
+
+    dlqPurge: (p: PrincipalData, r: W.PurgeRequest) =>
+      run(
+        "dlq.purge",
+        Effect.gen(function*() {
+          yield* requireAdmin(p, "purge dead letters")
+          yield* requireWrite(p, "purge dead letters")
+          if (Object.keys(r.filter).length === 0 && r.olderThanMs === undefined) {
+            return yield* new Input.InvalidInput({
+              field: "filter",
+              message: "filter: a purge needs a filter or olderThanMs (it never deletes every dead letter by default)"
+            })
+          }
+          return yield* purger.purge({
+            filter: r.filter,
+            olderThan: r.olderThanMs,
+            dryRun: r.dryRun ?? false,
+            by: actor(p),
+            reason: r.reason
+          })
+        })
+      ),
+
+    alertChannelsList: (p: PrincipalData, r: A.ListChannelsRequest) =>
+      run("alertChannels.list", Effect.zipRight(ownTenant(p, r.tenantId), asPrincipal(p, channels.list(r)))),
+
+    alertChannelGet: (p: PrincipalData, r: { readonly id: number }) =>
+      run("alertChannels.get", asPrincipal(p, channels.get(r.id))),
+
+    alertChannelCreate: (p: PrincipalData, r: A.CreateChannelRequest) =>
+      run(
+        "alertChannels.create",
+        Effect.gen(function*() {
+          yield* requireWrite(p, "create alert channels")
+          yield* ownTenant(p, r.tenantId)
+          return yield* asPrincipal(p, channels.create({ ...r, by: actor(p) }))
+        })
+      ),
+
+    alertChannelUpdate: (p: PrincipalData, { id, ...patch }: A.UpdateChannelRequest) =>
+      run(
+        "alertChannels.update",
+        Effect.zipRight(requireWrite(p, "change alert channels"), asPrincipal(p, channels.update(id, { ...patch, by: actor(p) })))
+      ),
+
+    alertChannelRemove: (p: PrincipalData, r: { readonly id: number }) =>
+      run(
+        "alertChannels.remove",
+        Effect.zipRight(requireWrite(p, "remove alert channels"), asPrincipal(p, channels.remove(r.id, { by: actor(p) })))
+      ),
+
+    alertDeliveries: (p: PrincipalData, { channelId, ...filter }: A.DeliveriesRequest) =>
+      run(
+        "alertChannels.deliveries",
+        // The channel first: another tenant's is not found (404), not an empty page.
+        asPrincipal(p, Effect.zipRight(channels.get(channelId), channels.deliveries({ ...filter, channelId })))
+      ),
+
+    alertAttempts: (p: PrincipalData, r: { readonly id: number }) =>
+      run("alertChannels.attempts", asPrincipal(p, channels.attempts(r.id))),
+
+    alertSendTest: (p: PrincipalData, r: { readonly id: number }) =>
+      run(
+        "alertChannels.sendTest",
+        Effect.zipRight(requireWrite(p, "send test alerts"), asPrincipal(p, channels.sendTest({ channelId: r.id, by: actor(p) })))
+      ),
+
     errorGroupsList: (p: PrincipalData, r: W.ErrorGroupsListRequest) =>
       run("errorGroups.list", asPrincipal(p, groups.list(r))),
 
@@ -313,5 +419,5 @@ const make = Effect.gen(function*() {
   })
 })
 
-/** Needs Redrive.layer's services, StatsRepo, ApiKeys and a Sharding (JobEntity's client). */
+/** Needs Redrive.layer's services, DeadLetterPurge, StatsRepo, ApiKeys and a Sharding (JobEntity's client). */
 export const layer = Layer.effect(Operations, make)

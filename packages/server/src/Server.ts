@@ -13,7 +13,7 @@ import { HttpApiScalar, HttpLayerRouter } from "@effect/platform"
 import { NodeContext, NodeHttpServer } from "@effect/platform-node"
 import { RpcSerialization, RpcServer } from "@effect/rpc"
 import { StatsRepo } from "@redrive/database"
-import { ClusterRunner, JobEntity, type JobDefinition, Redrive, ReplayRunner } from "@redrive/jobs"
+import { ClusterRunner, DeadLetterPurge, JobEntity, type JobDefinition, Redrive, ReplayRunner } from "@redrive/jobs"
 import type { ShardingConfig } from "@effect/cluster/ShardingConfig"
 import { Config, Effect, Layer } from "effect"
 import { createServer } from "node:http"
@@ -95,6 +95,7 @@ const services = (options: ServerOptions) => {
           shardingConfig: { ...options.cluster.runner?.shardingConfig, ...options.shardingConfig }
         }),
       ApiKeys.layer,
+      DeadLetterPurge.layer(),
       StatsRepo.StatsRepo.Default,
       PrometheusMetrics.layer()
     )),

@@ -5,7 +5,7 @@
  */
 import { HttpApiSchema } from "@effect/platform"
 import { DatabaseError as DbError, Input } from "@redrive/database"
-import { ErrorGroups, JobCommands, Limits, Replay } from "@redrive/jobs"
+import { AlertChannels, ErrorGroups, JobCommands, Limits, Replay } from "@redrive/jobs"
 import { Schema } from "effect"
 import { ApiKeyNotFound, BadRequest, Forbidden, ServerError, Unauthenticated } from "./ApiErrors.js"
 
@@ -19,6 +19,8 @@ export const DeadLetterNotFound = DbError.DeadLetterNotFound.annotations(status(
 export const JobNotFound = JobCommands.JobNotFound.annotations(status(404))
 export const ReplayRequestNotFound = Replay.ReplayRequestNotFound.annotations(status(404))
 export const ErrorGroupNotFound = ErrorGroups.ErrorGroupNotFound.annotations(status(404))
+export const AlertChannelNotFound = AlertChannels.AlertChannelNotFound.annotations(status(404))
+export const AlertDeliveryNotFound = AlertChannels.AlertDeliveryNotFound.annotations(status(404))
 export const JobRunning = JobCommands.JobRunning.annotations(status(409))
 export const JobAlreadyFinished = JobCommands.JobAlreadyFinished.annotations(status(409))
 export const ReplayRequestConflict = Replay.ReplayRequestConflict.annotations(status(409))
@@ -40,6 +42,8 @@ export const wireErrors = [
   JobNotFound,
   ReplayRequestNotFound,
   ErrorGroupNotFound,
+  AlertChannelNotFound,
+  AlertDeliveryNotFound,
   JobRunning,
   JobAlreadyFinished,
   ReplayRequestConflict,

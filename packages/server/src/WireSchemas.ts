@@ -3,7 +3,7 @@
  * requests (plain JSON; every request refuses unknown fields and reports every problem, not only
  * the first) and the responses (the JSON variants of the models).
  */
-import { Control, type DlqFilter, Job, JobDlq, ReplayRequest, StatsRepo } from "@redrive/database"
+import { Control, ControlEvent, type DlqFilter, Job, JobDlq, ReplayRequest, StatsRepo } from "@redrive/database"
 import { JobCommands } from "@redrive/jobs"
 import { Schema } from "effect"
 
@@ -142,6 +142,34 @@ export const ControlChange = Schema.Struct({
   /** Waiting jobs moved (to `paused` or back). */
   moved: Schema.Number,
   batches: Schema.Number
+})
+
+/** The control audit trail: newest first; a scope narrows it to events of exactly that scope. */
+export const ControlEventsRequest = Schema.Struct({
+  ...ScopeFields,
+  /** The previous page's last id: the events before it. */
+  before: Schema.optional(Id),
+  limit: Schema.optional(Schema.Int.pipe(Schema.between(1, 1000)))
+}).annotations(strict)
+export type ControlEventsRequest = typeof ControlEventsRequest.Type
+export const ControlEventView = ControlEvent.ControlEvent.json
+
+/** A DLQ purge: a filter or `olderThanMs` is required (a purge never deletes everything by default). */
+export const PurgeRequest = Schema.Struct({
+  filter: DlqFilterRequest,
+  /** Only dead letters dead-lettered longer ago than this many milliseconds. */
+  olderThanMs: Schema.optional(Schema.Int.pipe(Schema.between(1, Number.MAX_SAFE_INTEGER))),
+  /** Count only: nothing is deleted, nothing audited. */
+  dryRun: Schema.optional(Schema.Boolean),
+  reason: Schema.optional(Schema.String.pipe(Schema.maxLength(2000)))
+}).annotations(strict)
+export type PurgeRequest = typeof PurgeRequest.Type
+export const PurgeResult = Schema.Struct({
+  /** Dead letters that match (dry run) or were deleted. */
+  count: Schema.Number,
+  dryRun: Schema.Boolean,
+  /** The `redrive.dlq_purge` audit row; null for a dry run. */
+  auditId: Schema.NullOr(Schema.Number)
 })
 
 export const ErrorGroupsListRequest = Schema.Struct({

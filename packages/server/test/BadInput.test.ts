@@ -15,7 +15,7 @@ const TestLayer = Layer.mergeAll(serverLayer, ApiKeys.layer).pipe(Layer.provideM
 
 interface Case {
   readonly name: string
-  readonly method: "GET" | "POST"
+  readonly method: "GET" | "POST" | "PATCH"
   readonly path: string
   /** A raw body: a string, or bytes (invalid UTF-8). */
   readonly body?: string | Uint8Array
@@ -74,6 +74,22 @@ const cases = (cursor: { readonly good: string; readonly tampered: string }, dlq
   { name: "error groups: unknown order, limit 0", method: "GET", path: "/v1/error-groups?orderBy=random&limit=0", status: 400, names: ["orderBy", "limit"] },
   { name: "edited payload of a type the server cannot validate", method: "POST", path: `/v1/dead-letters/${dlqId}/replay`, body: JSON.stringify({ payload: { to: 1 } }), status: 422, names: ["type"] },
   { name: "empty bearer token", method: "GET", path: "/v1/dead-letters", auth: "empty", status: 401, names: [] },
+  { name: "control events: limit 0, before not an id", method: "GET", path: "/v1/controls/events?limit=0&before=abc", status: 400, names: ["limit", "before"] },
+  { name: "control events: unknown parameter, empty queue", method: "GET", path: "/v1/controls/events?bogus=1&queue=", status: 400, names: ["bogus", "queue"] },
+  { name: "purge without a filter", method: "POST", path: "/v1/dead-letters/purge", body: "{}", status: 400, names: ["filter"] },
+  { name: "purge: an empty filter and no olderThanMs (never everything)", method: "POST", path: "/v1/dead-letters/purge", body: JSON.stringify({ filter: {} }), status: 400, names: ["filter"] },
+  { name: "purge: empty queue, olderThanMs 0, dryRun not a boolean", method: "POST", path: "/v1/dead-letters/purge", body: JSON.stringify({ filter: { queue: "" }, olderThanMs: 0, dryRun: "no" }), status: 400, names: ["filter.queue", "olderThanMs", "dryRun"] },
+  { name: "alert channel: unknown kind, numeric url, unknown field", method: "POST", path: "/v1/alert-channels", body: JSON.stringify({ name: "x", kind: "pager", url: 5, extra: 1 }), status: 400, names: ["kind", "url", "extra"] },
+  { name: "alert channel: a webhook without its signing secret", method: "POST", path: "/v1/alert-channels", body: JSON.stringify({ name: "no-secret", kind: "webhook", url: "https://example.com/hook" }), status: 400, names: ["secret"] },
+  { name: "alert channel: an ftp URL", method: "POST", path: "/v1/alert-channels", body: JSON.stringify({ name: "ftp", kind: "slack", url: "ftp://example.com/x" }), status: 400, names: ["url"] },
+  { name: "alert channel: minPriority 11", method: "POST", path: "/v1/alert-channels", body: JSON.stringify({ name: "prio", kind: "slack", url: "https://hooks.example.com/x", minPriority: 11 }), status: 400, names: ["minPriority"] },
+  { name: "alert channel update: id not a number", method: "PATCH", path: "/v1/alert-channels/abc", body: "{}", status: 400, names: ["id"] },
+  { name: "alert channel update: minPriority a string", method: "PATCH", path: "/v1/alert-channels/1", body: JSON.stringify({ minPriority: "high" }), status: 400, names: ["minPriority"] },
+  { name: "alert deliveries: unknown state, limit 0", method: "GET", path: "/v1/alert-channels/1/deliveries?state=lost&limit=0", status: 400, names: ["state", "limit"] },
+  { name: "alert attempts: id zero", method: "GET", path: "/v1/alert-deliveries/0/attempts", status: 400, names: ["id"] },
+  { name: "RPC: alertChannels.create with a numeric kind and nothing else", method: "POST", path: "/rpc", body: rpc("alertChannels.create", { kind: 1 }), status: 400, names: ["payload.name", "payload.kind", "payload.url"] },
+  { name: "RPC: dlq.purge with an unknown filter field", method: "POST", path: "/rpc", body: rpc("dlq.purge", { filter: { bogus: 1 } }), status: 400, names: ["payload.filter.bogus"] },
+  { name: "RPC: controls.events before 0", method: "POST", path: "/rpc", body: rpc("controls.events", { before: 0 }), status: 400, names: ["payload.before"] },
   { name: "RPC: invalid JSON", method: "POST", path: "/rpc", body: "{\"_tag\":", status: 400, names: ["body"] },
   { name: "RPC: text/plain", method: "POST", path: "/rpc", body: rpc("dlq.list", {}), contentType: "text/plain", status: 415, names: ["header.content-type"] },
   { name: "RPC: unknown procedure", method: "POST", path: "/rpc", body: rpc("dlq.drop", {}), status: 400, names: ["tag"] },
@@ -102,6 +118,9 @@ const counts = Effect.flatMap(SqlClient.SqlClient, (sql) =>
     select 'api_key', count(*) from redrive.api_key union all
     select 'dlq_group_mute', count(*) from redrive.dlq_group_mute union all
     select 'alert_delivery', count(*) from redrive.alert_delivery union all
+    select 'alert_channel', count(*) from redrive.alert_channel union all
+    select 'alert_channel_event', count(*) from redrive.alert_channel_event union all
+    select 'dlq_purge', count(*) from redrive.dlq_purge union all
     select 'cluster_messages', count(*) from public.cluster_messages`
 ).pipe(Effect.map((rows) => Object.fromEntries(rows.map((r) => [r.name, Number(r.n)]))))
 
@@ -118,7 +137,7 @@ const problemsNamed = (json: unknown): ReadonlyArray<string> => {
 }
 
 layer(TestLayer, { excludeTestServices: true, timeout: "150 seconds" })("bad input", (it) => {
-  it.effect("55 malformed requests over HTTP and RPC: a 4xx naming every problem, and nothing written", () =>
+  it.effect("71 malformed requests over HTTP and RPC: a 4xx naming every problem, and nothing written", () =>
     Effect.gen(function*() {
       const server = yield* Server
       const admin = yield* Effect.flatMap(ApiKeys.ApiKeys, (k) => k.create({ name: "bad-input-admin" }))

@@ -172,9 +172,9 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "120 seconds" })
         assert.deepStrictEqual(rows.map((r) => [r.replayedBy, Number(r.replayJobId)]), [[`key:${tenantKey.name}`, first.jobId]])
       }), timeout)
 
-    it.effect("pause/controls/resume of its own scope; a tenant key pausing * or listing keys exits 5 and changes nothing", () =>
+    it.effect("pause/controls/resume of its own scope and their audit trail (controls --events); a tenant key pausing *, listing keys or purging exits 5 and changes nothing; an admin key purges", () =>
       Effect.gen(function*() {
-        const { tenant, tenantKey } = yield* Remote
+        const { admin, other, tenant, tenantKey } = yield* Remote
         const scope = `${tenant}/emails`
         const paused = json<ControlChange>(yield* ok(yield* as(tenantKey, ["pause", scope, "--reason", "SES outage", "--json"])))
         assert.deepStrictEqual(
@@ -200,6 +200,31 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "120 seconds" })
         const resumed = json<ControlChange>(yield* ok(yield* as(tenantKey, ["resume", scope, "--json"])))
         assert.strictEqual(resumed.control?.state, "paused")
         assert.deepStrictEqual(yield* inForce(), [])
+
+        // The audit trail over --url (the tenant key's own tenant), and purge: admin keys only.
+        const queue = Factory.queue()
+        yield* Effect.all([1, 2].map(() => Factory.insertDeadLetter({ tenantId: other, queue })))
+        const [events, tenantPurge, adminDry] = yield* Effect.all([
+          as(tenantKey, ["controls", "--events", "--json"], true),
+          as(tenantKey, ["purge", "dlq", "--filter", `queue=${queue}`, "--dry-run", "--json"]),
+          as(admin, ["purge", "dlq", "--filter", `queue=${queue}`, "--dry-run", "--json"])
+        ], { concurrency: 3 })
+        const trail = json<ReadonlyArray<{ tenantId: string; queue: string; action: string; actor: string }>>(yield* ok(events))
+        assert.deepStrictEqual(
+          trail.map((e) => [e.tenantId, e.queue, e.action, e.actor]),
+          [[tenant, "emails", "resume", `key:${tenantKey.name}`], [tenant, "emails", "pause", `key:${tenantKey.name}`]]
+        )
+        assert.strictEqual(tenantPurge.code, 5, tenantPurge.stdout)
+        assert.strictEqual(json<ErrorDoc>(tenantPurge).error.tag, "Redrive/Forbidden")
+        assert.deepStrictEqual(json(yield* ok(adminDry)), { count: 2, dryRun: true, auditId: null })
+        const purged = json<{ count: number; auditId: number }>(
+          yield* ok(yield* as(admin, ["purge", "dlq", "--filter", `queue=${queue}`, "--yes", "--reason", "cleanup", "--json"]))
+        )
+        assert.strictEqual(purged.count, 2)
+        const audit = yield* sql<{ purgedBy: string; deleted: number }>`
+          select purged_by, (select count(*)::int from redrive.job_dlq where queue = ${queue}) as deleted
+          from redrive.dlq_purge where id = ${purged.auditId}`
+        assert.deepStrictEqual(audit.map((r) => [r.purgedBy, r.deleted]), [[`key:${admin.name}`, 0]])
       }), timeout)
 
     it.effect("a key works until it is revoked, then exits 5 (Unauthenticated)", () =>

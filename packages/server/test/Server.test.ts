@@ -39,7 +39,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "150 seconds" })("server 
       assert.strictEqual(openapi.status, 200)
       const doc = openapi.json as { openapi: string; paths: Record<string, unknown>; components: { securitySchemes: Record<string, unknown> } }
       assert.match(doc.openapi, /^3\./)
-      for (const path of ["/v1/dead-letters", "/v1/dead-letters/{id}", "/v1/dead-letters/{id}/replay", "/v1/replays", "/v1/replays/{id}", "/v1/jobs/{id}/retry", "/v1/controls/pause", "/v1/stats", "/v1/keys", "/v1/keys/{id}/rotate"]) {
+      for (const path of ["/v1/dead-letters", "/v1/dead-letters/{id}", "/v1/dead-letters/{id}/replay", "/v1/replays", "/v1/replays/{id}", "/v1/jobs/{id}/retry", "/v1/controls/pause", "/v1/stats", "/v1/keys", "/v1/keys/{id}/rotate", "/v1/controls/events", "/v1/dead-letters/purge", "/v1/alert-channels", "/v1/alert-channels/{id}", "/v1/alert-channels/{id}/deliveries", "/v1/alert-deliveries/{id}/attempts", "/v1/alert-channels/{id}/test"]) {
         assert.property(doc.paths, path)
       }
       assert.property(doc.components.securitySchemes, "bearer")

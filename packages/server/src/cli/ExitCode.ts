@@ -36,7 +36,6 @@ const byTag: Readonly<Record<string, ExitCode>> = {
   "Redrive/InvalidEntityId": usage,
   "Redrive/WrongEntityKind": usage,
   "Redrive/BadRequest": usage,
-  "Redrive/NotServed": usage,
   "Redrive/DeadLetterNotFound": notFound,
   "Redrive/JobNotFound": notFound,
   "Redrive/ReplayRequestNotFound": notFound,

@@ -10,13 +10,13 @@
  * (the URL and a reason), never the request.
  */
 import { type RpcClientError } from "@effect/rpc"
-import { Control, type DlqFilter, Input, JobDlq, ReplayRequest } from "@redrive/database"
+import { Control, ControlEvent, type DlqFilter, Input, JobDlq, ReplayRequest } from "@redrive/database"
 import { Effect, Layer, Redacted, Schema } from "effect"
 import { RedriveClient } from "../rpc/Client.js"
 import * as W from "../WireSchemas.js"
 import { Backend } from "./Backend.js"
 import type * as Connection from "./Connection.js"
-import { NotServed, ServerUnreachable } from "./RemoteErrors.js"
+import { ServerUnreachable } from "./RemoteErrors.js"
 
 /** An id as the commands take it (`"42"`, or a number): the wire's positive integer. */
 const decodeId = Input.decode(Schema.Union(W.Id, W.IdFromPath), "id")
@@ -48,6 +48,8 @@ const decodeRetry = request(W.RetryRequest)
 const decodePause = request(W.PauseRequest)
 const decodeScope = request(W.ScopeRequest)
 const decodeCreateKey = request(W.CreateKeyRequest)
+const decodeEvents = request(W.ControlEventsRequest)
+const decodePurge = request(W.PurgeRequest)
 
 /**
  * The bulk request as the direct mode returns it (the wire's filter holds plain ids, the model's
@@ -82,9 +84,6 @@ const reasons = (error: RpcClientError.RpcClientError): string => {
   }
   return parts.join(": ")
 }
-
-const notServed = (command: string, instead: string) =>
-  Effect.fail(new NotServed({ command, message: `${command} is not served over --url: ${instead}` }))
 
 const make = (remote: Connection.Remote) =>
   Effect.gen(function*() {
@@ -177,8 +176,23 @@ const make = (remote: Connection.Remote) =>
             Effect.map((change) => ({ ...change, control: change.control === null ? null : toControl(change.control) }))
           ),
       controls: Effect.map(reach(client.controls.list()), (rows) => rows.map(toControl)),
-      events: () => notServed("controls --events", "the audit trail is read from the database (run it without --url)"),
-      purge: () => notServed("purge", "deleting dead letters for good needs the database (run it without --url)"),
+      events: (input) =>
+        Effect.flatMap(
+          decodeEvents(defined({ tenantId: input.tenantId, queue: input.queue, before: input.before, limit: input.limit })),
+          (wire) => reach(client.controls.events(wire))
+        ).pipe(Effect.map((rows) => rows.map((e) => ControlEvent.ControlEvent.make(e)))),
+      // An admin key's (the server refuses a tenant or read key); `--by` is the key's name there.
+      purge: (input) =>
+        Effect.gen(function*() {
+          const filter = yield* decodeFilter(input.filter)
+          const wire = yield* decodePurge(defined({
+            filter: Schema.encodeSync(W.DlqFilterRequest)(filter),
+            olderThanMs: input.olderThanMs,
+            dryRun: input.dryRun,
+            reason: input.reason
+          }))
+          return yield* reach(client.dlq.purge(wire))
+        }),
       keysCreate: (input) => Effect.flatMap(decodeCreateKey(defined({ ...input })), (wire) => reach(client.keys.create(wire))),
       keysList: reach(client.keys.list()),
       keysRevoke: (id) => Effect.flatMap(decodeId(id), (wireId) => reach(client.keys.revoke({ id: wireId }))),

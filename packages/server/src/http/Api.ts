@@ -7,6 +7,7 @@ import { HttpApi, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platfor
 import { JobCommands } from "@redrive/jobs"
 import { Schema } from "effect"
 import { ApiKeyInfo, CreatedKey } from "../auth/ApiKeys.js"
+import * as A from "../WireAlerts.js"
 import * as W from "../WireSchemas.js"
 import { WireError } from "../WireErrors.js"
 import { Authorization } from "./Authorization.js"
@@ -46,11 +47,15 @@ export const ErrorGroupsParams = Schema.Struct({
 export class DeadLetters extends HttpApiGroup.make("deadLetters")
   .add(HttpApiEndpoint.get("list", "/dead-letters").setUrlParams(DlqListParams).addSuccess(W.DlqPage))
   .add(HttpApiEndpoint.get("get", "/dead-letters/:id").setPath(IdPath).addSuccess(W.DeadLetterView))
+  .add(HttpApiEndpoint.post("purge", "/dead-letters/purge").setPayload(W.PurgeRequest).addSuccess(W.PurgeResult))
   .add(
     HttpApiEndpoint.post("replay", "/dead-letters/:id/replay").setPath(IdPath).setPayload(OptionalBody(W.ReplayOneBody))
       .addSuccess(W.ReplayOneResult)
   )
-  .annotate(OpenApi.Description, "Dead letters: newest first, keyset pages; replay one (idempotent per requestId).")
+  .annotate(
+    OpenApi.Description,
+    "Dead letters: newest first, keyset pages; replay one (idempotent per requestId); purge (admin keys, audited; dryRun counts)."
+  )
 {}
 
 export class Replays extends HttpApiGroup.make("replays")
@@ -66,8 +71,17 @@ export class Jobs extends HttpApiGroup.make("jobs")
   .add(HttpApiEndpoint.post("retry", "/jobs/:id/retry").setPath(IdPath).setPayload(OptionalBody(W.RetryBody)).addSuccess(JobCommands.RetryNowResult))
 {}
 
+/** The audit trail's scope and keyset as query parameters. */
+export const ControlEventsParams = Schema.Struct({
+  tenantId: W.ControlEventsRequest.fields.tenantId,
+  queue: W.ControlEventsRequest.fields.queue,
+  before: Schema.optional(W.IdFromPath),
+  limit: Schema.optional(Schema.NumberFromString.pipe(Schema.compose(Schema.Int.pipe(Schema.between(1, 1000)))))
+}).annotations(W.strict)
+
 export class Controls extends HttpApiGroup.make("controls")
   .add(HttpApiEndpoint.get("list", "/controls").addSuccess(Schema.Array(W.ControlView)))
+  .add(HttpApiEndpoint.get("events", "/controls/events").setUrlParams(ControlEventsParams).addSuccess(Schema.Array(W.ControlEventView)))
   .add(HttpApiEndpoint.post("pause", "/controls/pause").setPayload(W.PauseRequest).addSuccess(W.ControlChange))
   .add(HttpApiEndpoint.post("resume", "/controls/resume").setPayload(W.ScopeRequest).addSuccess(W.ControlChange))
   .add(HttpApiEndpoint.post("drain", "/controls/drain").setPayload(W.ScopeRequest).addSuccess(W.ControlChange))
@@ -79,6 +93,24 @@ export class ErrorGroups extends HttpApiGroup.make("errorGroups")
   .add(HttpApiEndpoint.post("get", "/error-groups/get").setPayload(W.ErrorGroupKey).addSuccess(W.ErrorGroupDetail))
   .add(HttpApiEndpoint.post("mute", "/error-groups/mute").setPayload(W.MuteRequest).addSuccess(W.Mute))
   .add(HttpApiEndpoint.post("unmute", "/error-groups/unmute").setPayload(W.UnmuteRequest).addSuccess(W.Mute))
+{}
+
+export class AlertChannels extends HttpApiGroup.make("alertChannels")
+  .add(HttpApiEndpoint.get("list", "/alert-channels").setUrlParams(A.ListChannelsRequest).addSuccess(Schema.Array(A.ChannelView)))
+  .add(HttpApiEndpoint.post("create", "/alert-channels").setPayload(A.CreateChannelRequest).addSuccess(A.ChannelView, { status: 201 }))
+  .add(HttpApiEndpoint.get("get", "/alert-channels/:id").setPath(IdPath).addSuccess(A.ChannelView))
+  .add(HttpApiEndpoint.patch("update", "/alert-channels/:id").setPath(IdPath).setPayload(A.ChannelPatchBody).addSuccess(A.ChannelView))
+  .add(HttpApiEndpoint.del("remove", "/alert-channels/:id").setPath(IdPath))
+  .add(
+    HttpApiEndpoint.get("deliveries", "/alert-channels/:id/deliveries").setPath(IdPath).setUrlParams(A.DeliveriesParams)
+      .addSuccess(Schema.Array(A.DeliveryView))
+  )
+  .add(HttpApiEndpoint.get("attempts", "/alert-deliveries/:id/attempts").setPath(IdPath).addSuccess(Schema.Array(A.AttemptView)))
+  .add(HttpApiEndpoint.post("test", "/alert-channels/:id/test").setPath(IdPath).addSuccess(A.TestSent, { status: 202 }))
+  .annotate(
+    OpenApi.Description,
+    "Alert channels (webhook, Slack, email), their deliveries and tries, a test alert. The secret is write-only: never returned (`hasSecret`)."
+  )
 {}
 
 export class Stats extends HttpApiGroup.make("stats")
@@ -100,11 +132,12 @@ export class RedriveApi extends HttpApi.make("redrive")
   .add(Jobs)
   .add(Controls)
   .add(ErrorGroups)
+  .add(AlertChannels)
   .add(Stats)
   .add(Keys)
   .addError(WireError)
   .middleware(Authorization)
   .prefix("/v1")
   .annotate(OpenApi.Title, "Redrive")
-  .annotate(OpenApi.Description, "Dead letters, replay, job commands and tenant controls of Redrive. Authorization: Bearer <API key>.")
+  .annotate(OpenApi.Description, "Dead letters, replay, purge, job commands, tenant controls and alert channels of Redrive. Authorization: Bearer <API key>.")
 {}

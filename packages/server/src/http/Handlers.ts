@@ -19,6 +19,7 @@ const deadLetters = HttpApiBuilder.group(RedriveApi, "deadLetters", (h) =>
           })
         ))
       .handle("get", ({ path }) => as((p) => ops.dlqGet(p, path)))
+      .handle("purge", ({ payload }) => as((p) => ops.dlqPurge(p, payload)))
       .handle("replay", ({ path, payload }) => as((p) => ops.replayOne(p, { ...(payload ?? {}), id: path.id })))))
 
 const replays = HttpApiBuilder.group(RedriveApi, "replays", (h) =>
@@ -39,6 +40,7 @@ const controls = HttpApiBuilder.group(RedriveApi, "controls", (h) =>
   Effect.map(Operations, (ops) =>
     h
       .handle("list", () => as(ops.controlsList))
+      .handle("events", ({ urlParams }) => as((p) => ops.controlEvents(p, urlParams)))
       .handle("pause", ({ payload }) => as((p) => ops.pause(p, payload)))
       .handle("resume", ({ payload }) => as((p) => ops.resume(p, payload)))
       .handle("drain", ({ payload }) => as((p) => ops.drain(p, payload)))))
@@ -50,6 +52,18 @@ const errorGroups = HttpApiBuilder.group(RedriveApi, "errorGroups", (h) =>
       .handle("get", ({ payload }) => as((p) => ops.errorGroupGet(p, payload)))
       .handle("mute", ({ payload }) => as((p) => ops.mute(p, payload)))
       .handle("unmute", ({ payload }) => as((p) => ops.unmute(p, payload)))))
+
+const alertChannels = HttpApiBuilder.group(RedriveApi, "alertChannels", (h) =>
+  Effect.map(Operations, (ops) =>
+    h
+      .handle("list", ({ urlParams }) => as((p) => ops.alertChannelsList(p, urlParams)))
+      .handle("create", ({ payload }) => as((p) => ops.alertChannelCreate(p, payload)))
+      .handle("get", ({ path }) => as((p) => ops.alertChannelGet(p, path)))
+      .handle("update", ({ path, payload }) => as((p) => ops.alertChannelUpdate(p, { ...payload, id: path.id })))
+      .handle("remove", ({ path }) => as((p) => ops.alertChannelRemove(p, path)))
+      .handle("deliveries", ({ path, urlParams }) => as((p) => ops.alertDeliveries(p, { ...urlParams, channelId: path.id })))
+      .handle("attempts", ({ path }) => as((p) => ops.alertAttempts(p, path)))
+      .handle("test", ({ path }) => as((p) => ops.alertSendTest(p, path)))))
 
 const stats = HttpApiBuilder.group(RedriveApi, "stats", (h) =>
   Effect.map(Operations, (ops) => h.handle("get", () => as(ops.stats))))
@@ -63,4 +77,4 @@ const keys = HttpApiBuilder.group(RedriveApi, "keys", (h) =>
       .handle("rotate", ({ path }) => as((p) => ops.keysRotate(p, path)))))
 
 /** Every group's handlers; needs Operations. */
-export const layer = Layer.mergeAll(deadLetters, replays, jobs, controls, errorGroups, stats, keys)
+export const layer = Layer.mergeAll(deadLetters, replays, jobs, controls, errorGroups, alertChannels, stats, keys)

@@ -9,6 +9,7 @@ import { JobCommands } from "@redrive/jobs"
 import { ServerError, Unauthenticated } from "../ApiErrors.js"
 import { ApiKeyInfo, CreatedKey } from "../auth/ApiKeys.js"
 import { Principal } from "../auth/Principal.js"
+import * as A from "../WireAlerts.js"
 import * as W from "../WireSchemas.js"
 import { WireError } from "../WireErrors.js"
 
@@ -21,6 +22,7 @@ export class Authentication extends RpcMiddleware.Tag<Authentication>()("@redriv
 export class RedriveRpcs extends RpcGroup.make(
   Rpc.make("dlq.list", { payload: W.DlqListRequest, success: W.DlqPage, error: WireError }),
   Rpc.make("dlq.get", { payload: W.ByIdRequest, success: W.DeadLetterView, error: WireError }),
+  Rpc.make("dlq.purge", { payload: W.PurgeRequest, success: W.PurgeResult, error: WireError }),
   Rpc.make("errorGroups.list", { payload: W.ErrorGroupsListRequest, success: W.ErrorGroupPage, error: WireError }),
   Rpc.make("errorGroups.get", { payload: W.ErrorGroupKey, success: W.ErrorGroupDetail, error: WireError }),
   Rpc.make("errorGroups.mute", { payload: W.MuteRequest, success: W.Mute, error: WireError }),
@@ -36,6 +38,15 @@ export class RedriveRpcs extends RpcGroup.make(
   Rpc.make("controls.pause", { payload: W.PauseRequest, success: W.ControlChange, error: WireError }),
   Rpc.make("controls.resume", { payload: W.ScopeRequest, success: W.ControlChange, error: WireError }),
   Rpc.make("controls.drain", { payload: W.ScopeRequest, success: W.ControlChange, error: WireError }),
+  Rpc.make("controls.events", { payload: W.ControlEventsRequest, success: Schema.Array(W.ControlEventView), error: WireError }),
+  Rpc.make("alertChannels.list", { payload: A.ListChannelsRequest, success: Schema.Array(A.ChannelView), error: WireError }),
+  Rpc.make("alertChannels.get", { payload: W.ByIdRequest, success: A.ChannelView, error: WireError }),
+  Rpc.make("alertChannels.create", { payload: A.CreateChannelRequest, success: A.ChannelView, error: WireError }),
+  Rpc.make("alertChannels.update", { payload: A.UpdateChannelRequest, success: A.ChannelView, error: WireError }),
+  Rpc.make("alertChannels.remove", { payload: W.ByIdRequest, error: WireError }),
+  Rpc.make("alertChannels.deliveries", { payload: A.DeliveriesRequest, success: Schema.Array(A.DeliveryView), error: WireError }),
+  Rpc.make("alertChannels.attempts", { payload: W.ByIdRequest, success: Schema.Array(A.AttemptView), error: WireError }),
+  Rpc.make("alertChannels.sendTest", { payload: W.ByIdRequest, success: A.TestSent, error: WireError }),
   Rpc.make("stats.get", { success: W.Stats, error: WireError }),
   Rpc.make("keys.list", { success: Schema.Array(ApiKeyInfo), error: WireError }),
   Rpc.make("keys.create", { payload: W.CreateKeyRequest, success: CreatedKey, error: WireError }),
