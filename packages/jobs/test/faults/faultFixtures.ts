@@ -46,10 +46,10 @@ export const until = (
 export const createFaultTables = (url: Redacted.Redacted) =>
   query(
     url,
-    `create table fault_run (job_id bigint not null, n int not null, pid int not null, attempt int not null,
+    `create table public.fault_run (job_id bigint not null, n int not null, pid int not null, attempt int not null,
        at timestamptz not null default clock_timestamp());
-     create table fault_settle (job_id bigint not null, locked_by text, at timestamptz not null default clock_timestamp());
-     grant select, insert on fault_run to redrive_runtime;
+     create table public.fault_settle (job_id bigint not null, locked_by text, at timestamptz not null default clock_timestamp());
+     grant select, insert on public.fault_run to redrive_runtime;
      -- security definer: the runtime role settles, the trigger writes where only the test reads.
      create function public.fault_settled() returns trigger language plpgsql security definer as $$
        begin insert into public.fault_settle (job_id, locked_by) values (old.id, old.locked_by); return null; end $$;
@@ -67,6 +67,9 @@ export const enqueue = (url: Redacted.Redacted, from: number, count: number) =>
        select '${queue}', 'fault.job', jsonb_build_object('n', g), 5 from generate_series(${from}, ${from + count - 1}) g;
      select pg_notify('redrive_jobs', '${queue}')`
   )
+
+/** How many of jobs 0 … jobs-1 fail once (n a multiple of 10, as fixtures/faultWorker.ts decides). */
+export const failingOnce = (jobs: number) => (jobs <= 0 ? 0 : Math.floor((jobs - 1) / 10) + 1)
 
 export interface Outcome {
   readonly jobs: number
@@ -92,16 +95,16 @@ export const outcome = (url: Redacted.Redacted, jobs: number) =>
   Effect.gen(function*() {
     const unfinished = yield* scalar(url, `select count(*) from redrive.job where queue = '${queue}' and state <> 'completed'`)
     const deadLettered = yield* scalar(url, `select count(*) from redrive.job_dlq where queue = '${queue}'`)
-    const neverRan = jobs - (yield* scalar(url, `select count(distinct n) from fault_run`))
+    const neverRan = jobs - (yield* scalar(url, `select count(distinct n) from public.fault_run`))
     const retriedAsPolicy = yield* scalar(
       url,
-      `select count(*) from (select n from fault_run where n % 10 = 0 group by n
+      `select count(*) from (select n from public.fault_run where n % 10 = 0 group by n
          having max(attempt) >= 2) r`
     )
     const rows = yield* query(
       url,
       `select n, count(*) - case when n % 10 = 0 then 2 else 1 end as extra, array_agg(distinct pid) as pids
-       from fault_run group by n having count(*) > case when n % 10 = 0 then 2 else 1 end order by n`
+       from public.fault_run group by n having count(*) > case when n % 10 = 0 then 2 else 1 end order by n`
     )
     const ranTwice = rows.map((r) => ({
       n: Number(r["n"]),
@@ -110,8 +113,8 @@ export const outcome = (url: Redacted.Redacted, jobs: number) =>
     }))
     const settledTwice = yield* scalar(
       url,
-      `select count(*) from (select job_id from fault_settle group by job_id having count(*) > 1) s`
+      `select count(*) from (select job_id from public.fault_settle group by job_id having count(*) > 1) s`
     )
-    const settles = yield* scalar(url, `select count(*) from fault_settle`)
+    const settles = yield* scalar(url, `select count(*) from public.fault_settle`)
     return { jobs, unfinished, deadLettered, neverRan, retriedAsPolicy, ranTwice, settledTwice, settles } satisfies Outcome
   })
