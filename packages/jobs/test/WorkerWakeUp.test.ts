@@ -75,5 +75,5 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
           assert.isBelow(startedAt - enqueuedAt, 3000, `started ${startedAt - enqueuedAt} ms after its enqueue`)
         })
       )
-    }))
+    }), 60_000)
 })
