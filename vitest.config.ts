@@ -1,4 +1,4 @@
-import { defineConfig } from "vitest/config"
+import { configDefaults, defineConfig } from "vitest/config"
 
 // REDRIVE_TEST_INCLUDE: the test-command test runs this very config over a known-failing fixture
 // (Redrive's project only).
@@ -24,6 +24,8 @@ export default defineConfig({
         test: {
           name: "redrive",
           include: [only ?? "packages/*/test/**/*.test.ts"],
+          // The fault suite (real processes, minutes each) runs on its own: `pnpm test:faults`.
+          exclude: [...configDefaults.exclude, "**/*.faults.test.ts"],
           globalSetup: ["packages/database/src/testing/globalSetup.ts"]
         }
       },

@@ -38,6 +38,7 @@ import {
 import { hostname } from "node:os"
 import * as Classify from "./Classify.js"
 import * as CircuitCounter from "./internal/CircuitCounter.js"
+import * as WakeUpListener from "./internal/WakeUpListener.js"
 import * as Completer from "./internal/Completer.js"
 import * as JobSql from "./internal/JobSql.js"
 import { LaneSpan } from "./internal/LaneSpan.js"
@@ -153,8 +154,9 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
       completer.release(ids)
     }
 
-    // Wake-ups: NOTIFY from enqueue, replay, release and rescue. Reconnects if the listener drops.
-    yield* pg.listen(Notify.channel).pipe(
+    // Wake-ups: NOTIFY from enqueue, replay, release and rescue. Listens anew when the listener's
+    // connection is found dead (WakeUpListener: its probes stop coming back).
+    yield* WakeUpListener.listen(pg, Notify.channel, workerId, "5 seconds").pipe(
       Stream.runForEach((queue) => (queues.includes(queue) ? Effect.sync(wakeUp) : Effect.void)),
       Effect.catchAllCause((cause) => Effect.logWarning("redrive worker: LISTEN connection lost", cause)),
       Effect.repeat(Schedule.spaced("1 second")),

@@ -4,7 +4,7 @@
  */
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
-import { Factory as F, TestDatabase } from "@redrive/database/testing"
+import { AdminClient, Factory as F, TestDatabase } from "@redrive/database/testing"
 import { Deferred, Effect, Schema } from "effect"
 import * as Enqueue from "../src/Enqueue.js"
 import * as JobDefinition from "../src/JobDefinition.js"
@@ -46,4 +46,34 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
         })
       )
     }))
+
+  it.effect("a worker whose LISTEN connection is killed listens anew and is woken again", () =>
+    Effect.gen(function*() {
+      const Def = JobDefinition.make({ name: "wake.relisten", payload: Payload, queue: F.queue() })
+      const started = yield* Deferred.make<number>()
+      const handler = JobDefinition.handle(Def, () => Deferred.succeed(started, Date.now()))
+      const info = yield* TestDatabase.TestDatabaseInfo
+      yield* withWorker(
+        { handlers: [handler], pollInterval: "60 seconds" },
+        Effect.gen(function*() {
+          yield* eventually(listeners, (n) => n > 0)
+          // The listener's connection dies as it does when Postgres restarts: terminated by the server.
+          yield* AdminClient.adminQuery(
+            info.adminDatabaseUrl,
+            `select pg_terminate_backend(pid) from pg_stat_activity
+             where datname = current_database() and query = 'LISTEN "${Notify.channel}"'`
+          )
+          yield* eventually(listeners, (n) => n === 0)
+          // Its probes stop coming back: within three probe intervals (5 s each) it listens again.
+          yield* eventually(listeners, (n) => n > 0, "30 seconds")
+          yield* Effect.sleep("500 millis")
+          const enqueuedAt = Date.now()
+          yield* Enqueue.one(Def, { n: 1 }, { tenantId: F.tenant() })
+          const startedAt = yield* Deferred.await(started).pipe(
+            Effect.timeoutFail({ duration: "8 seconds", onTimeout: () => new Error("not woken after the listener came back") })
+          )
+          assert.isBelow(startedAt - enqueuedAt, 3000, `started ${startedAt - enqueuedAt} ms after its enqueue`)
+        })
+      )
+    }), 60_000)
 })

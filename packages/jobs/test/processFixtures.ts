@@ -17,9 +17,15 @@ export interface WorkerProcess {
 }
 
 /** Starts workerProcess.ts against `url` with extra env; it is SIGKILLed when the scope closes. */
-export const spawnWorker = (url: Redacted.Redacted, env: Record<string, string> = {}) =>
+export const spawnWorker = (url: Redacted.Redacted, env: Record<string, string> = {}) => spawnScript(workerScript, url, env)
+
+/**
+ * Starts a service script (run under tsx from its source) against `url` (as WORKER_DATABASE_URL)
+ * with extra env; it is SIGKILLed when the scope closes, whatever the test's outcome.
+ */
+export const spawnScript = (script: string, url: Redacted.Redacted, env: Record<string, string> = {}) =>
   Effect.gen(function*() {
-    const child = spawn(process.execPath, ["--conditions=@redrive/source", "--import", "tsx", workerScript], {
+    const child = spawn(process.execPath, ["--conditions=@redrive/source", "--import", "tsx", script], {
       env: { ...process.env, ...env, WORKER_DATABASE_URL: Redacted.value(url) },
       stdio: ["ignore", "pipe", "pipe"]
     })
