@@ -27,7 +27,7 @@ const Rules = {
   enabled: Schema.optional(Schema.Boolean)
 }
 
-// Typed as any string: a refusal of a non-string URL or secret must not echo what was sent.
+// Typed as a plain string: a refusal of a non-string URL or secret must not echo what was sent.
 const Url = Schema.String.annotations({ message: () => "expected a URL string" })
 const Secret = Schema.String.annotations({ message: () => "expected a secret string" })
 

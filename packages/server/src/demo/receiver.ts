@@ -1,6 +1,6 @@
 /**
  * The demo's alert receiver: a real HTTP endpoint on 127.0.0.1 (a free port) that verifies every
- * request as any Standard Webhooks receiver would (the `standardwebhooks` package, the channel's
+ * request as every Standard Webhooks receiver would (the `standardwebhooks` package, the channel's
  * secret) and keeps what it received, verified or not.
  */
 import * as http from "node:http"
