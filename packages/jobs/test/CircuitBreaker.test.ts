@@ -25,6 +25,7 @@ import {
   jobsOf,
   Payload,
   statesOf,
+  testBreaker,
   untilTransition
 } from "./circuitFixtures.js"
 import { eventually, withWorker } from "./workerFixtures.js"
@@ -234,7 +235,15 @@ layer(Test, { excludeTestServices: true, timeout: "120 seconds" })("circuit brea
     Effect.gen(function*() {
       yield* circuitChannel
       const api = yield* dependency("down")
-      const Racing = breakerType("crm.race")
+      // A window of a minute: on a loaded machine the worker's shutdown alone can outlast the 5 s
+      // of the shared test breaker, and both passes would then find nothing to open.
+      const Racing = JobDefinition.make({
+        name: Factory.unique("crm.race"),
+        queue: Factory.queue(),
+        payload: Payload,
+        retry: { maxAttempts: 50, base: "100 millis", max: "100 millis", jitter: "none" },
+        circuitBreaker: { ...testBreaker, window: "60 seconds" }
+      })
       yield* Enqueue.many(Racing, payloads(12), { tenantId: Factory.tenant() })
       yield* withWorker(
         { ...worker, handlers: [JobDefinition.handle(Racing, () => api.call)] },
