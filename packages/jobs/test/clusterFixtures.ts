@@ -1,8 +1,8 @@
 /** Cluster runners (fixtures/clusterRunner.ts) as child processes, driven line by line over stdin. */
 import { Scratch } from "@redrive/database/testing"
 import { Effect, Redacted, Schedule } from "effect"
-import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
+import { spawnChild } from "./processFixtures.js"
 
 const runnerScript = fileURLToPath(new URL("./fixtures/clusterRunner.ts", import.meta.url))
 
@@ -20,27 +20,14 @@ export interface Runner {
 export const spawnRunner = (url: Redacted.Redacted, env: Record<string, string> = {}) =>
   Effect.gen(function*() {
     const port = yield* Scratch.freePort
-    const child = spawn(process.execPath, ["--conditions=@redrive/source", "--import", "tsx", runnerScript], {
-      env: {
-        ...process.env,
-        RUNNER_DATABASE_URL: Redacted.value(url),
-        REDRIVE_RUNNER_HOST: "127.0.0.1",
-        REDRIVE_RUNNER_PORT: String(port),
-        // The same on every runner; fewer shard locks to take at start than the default 300.
-        SHARDS_PER_GROUP: "30",
-        ...env
-      },
-      stdio: ["pipe", "pipe", "pipe"]
-    })
-    yield* Effect.addFinalizer(() => Effect.sync(() => child.kill("SIGKILL")))
-    let output = ""
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()))
-    const exited = Effect.async<number | string>((resume) => {
-      if (child.exitCode !== null) return resume(Effect.succeed(child.exitCode))
-      if (child.signalCode !== null) return resume(Effect.succeed(child.signalCode))
-      child.once("exit", (code, signal) => resume(Effect.succeed(code ?? signal ?? -1)))
-    })
+    const { child, output, exited } = yield* spawnChild(runnerScript, {
+      RUNNER_DATABASE_URL: Redacted.value(url),
+      REDRIVE_RUNNER_HOST: "127.0.0.1",
+      REDRIVE_RUNNER_PORT: String(port),
+      // The same on every runner; fewer shard locks to take at start than the default 300.
+      SHARDS_PER_GROUP: "30",
+      ...env
+    }, "pipe")
     const alive = () => child.exitCode === null && child.signalCode === null
     const poll = <A>(find: () => A | undefined, what: string, timeoutMs: number) =>
       Effect.suspend(() => {
@@ -49,21 +36,21 @@ export const spawnRunner = (url: Redacted.Redacted, env: Record<string, string> 
       }).pipe(
         Effect.retry({ schedule: Schedule.spaced("20 millis"), until: () => !alive() }),
         Effect.timeoutFail({ duration: timeoutMs, onTimeout: () => "timeout" as const }),
-        Effect.mapError(() => new Error(`runner ${child.pid} (port ${port}): no ${what} within ${timeoutMs} ms:\n${output}`))
+        Effect.mapError(() => new Error(`runner ${child.pid} (port ${port}): no ${what} within ${timeoutMs} ms:\n${output()}`))
       )
     const replies = () =>
-      output.split("\n").filter((l) => l.startsWith("REPLY ")).map((l) => JSON.parse(l.slice(6)) as Record<string, unknown>)
+      output().split("\n").filter((l) => l.startsWith("REPLY ")).map((l) => JSON.parse(l.slice(6)) as Record<string, unknown>)
     const ask = (command: Record<string, unknown>, timeoutMs = 30_000) =>
       Effect.suspend(() => {
         const line = JSON.stringify(command)
-        child.stdin.write(`${line}\n`)
+        child.stdin?.write(`${line}\n`)
         return poll(() => replies().find((r) => r.line === line), `reply to ${line}`, timeoutMs)
       })
-    yield* poll(() => (/runner ready/.test(output) ? true : undefined), "ready line", 90_000)
+    yield* poll(() => (/runner ready/.test(output()) ? true : undefined), "ready line", 90_000)
     return {
       pid: child.pid ?? -1,
       port,
-      output: () => output,
+      output,
       ask,
       kill: (signal) => void child.kill(signal),
       exited
