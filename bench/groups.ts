@@ -14,6 +14,7 @@ import { ErrorGroups } from "@redrive/jobs"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import { fileURLToPath } from "node:url"
 import pg from "pg"
+import { freshDatabase } from "./src/freshDatabase.js"
 
 const adminUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres"
 const N = Number(process.env.BENCH_GROUPS_N ?? 1_000_000)
@@ -26,14 +27,7 @@ const CHUNK = 50_000
 const pct = (xs: Array<number>, p: number) => xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!
 
 const name = "redrive_bench_groups"
-const admin = new pg.Client({ connectionString: adminUrl })
-await admin.connect()
-await admin.query(`drop database if exists ${name} with (force)`)
-await admin.query(`create database ${name}`)
-await admin.end()
-const u = new URL(adminUrl)
-u.pathname = `/${name}`
-const url = Redacted.make(u.toString())
+const url = Redacted.make(await freshDatabase(adminUrl, name))
 
 await Effect.runPromise(
   MigrationRunner.up(fileURLToPath(new URL("../migrations", import.meta.url))).pipe(

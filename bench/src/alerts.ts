@@ -22,7 +22,7 @@ import { SqlClient } from "@effect/sql"
 import { Database, MigrationRunner, Roles } from "@redrive/database"
 import { Enqueue, JobDefinition, JobRegistry, Worker } from "@redrive/jobs"
 import { Effect, Exit, Layer, ManagedRuntime, Redacted, Schema, Scope } from "effect"
-import pg from "pg"
+import { freshDatabase as fresh } from "./freshDatabase.js"
 
 const adminUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres"
 const N = Number(process.env.BENCH_ALERT_N ?? 20_000)
@@ -35,16 +35,7 @@ const isMode = (s: string): s is Mode =>
 const modes: ReadonlyArray<Mode> = (process.env.BENCH_ALERT_MODES ?? "none,working,failing,hanging").split(",").filter(isMode)
 const later = new Date(Date.now() + 3_600_000)
 
-const freshDatabase = async (name: string) => {
-  const c = new pg.Client({ connectionString: adminUrl })
-  await c.connect()
-  await c.query(`drop database if exists ${name} with (force)`)
-  await c.query(`create database ${name}`)
-  await c.end()
-  const u = new URL(adminUrl)
-  u.pathname = `/${name}`
-  return u.toString()
-}
+const freshDatabase = (name: string) => fresh(adminUrl, name)
 
 const server = (mode: Mode) =>
   new Promise<{ url: string; requests: () => number; close: () => Promise<void> }>((resolve) => {

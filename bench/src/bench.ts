@@ -13,7 +13,7 @@ import { NodeContext } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { Database, JobDlqRepo } from "@redrive/database"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
-import pg from "pg"
+import { freshDatabase as fresh } from "./freshDatabase.js"
 import { open, type Settings } from "./redrive-peers.js"
 
 const adminUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres"
@@ -33,16 +33,7 @@ const report = (name: string, value: string) => {
   console.log(`${name.padEnd(34)} ${value}`)
 }
 
-const freshDatabase = async (name: string) => {
-  const c = new pg.Client({ connectionString: adminUrl })
-  await c.connect()
-  await c.query(`drop database if exists ${name} with (force)`)
-  await c.query(`create database ${name}`)
-  await c.end()
-  const u = new URL(adminUrl)
-  u.pathname = `/${name}`
-  return u.toString()
-}
+const freshDatabase = (name: string) => fresh(adminUrl, name)
 
 const until = async (check: () => Promise<boolean>, timeoutMs = 120_000) => {
   const deadline = performance.now() + timeoutMs

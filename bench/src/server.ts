@@ -16,7 +16,7 @@ import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import { spawn } from "node:child_process"
 import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
-import pg from "pg"
+import { freshDatabase } from "./freshDatabase.js"
 
 const adminUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres"
 const DEPTH = Number(process.env.BENCH_SERVER_DEPTH ?? 20_000)
@@ -43,14 +43,7 @@ const freePort = () =>
 
 const main = async () => {
   const name = "redrive_bench_server"
-  const admin = new pg.Client({ connectionString: adminUrl })
-  await admin.connect()
-  await admin.query(`drop database if exists ${name} with (force)`)
-  await admin.query(`create database ${name}`)
-  await admin.end()
-  const u = new URL(adminUrl)
-  u.pathname = `/${name}`
-  const dbAdminUrl = Redacted.make(u.toString())
+  const dbAdminUrl = Redacted.make(await freshDatabase(adminUrl, name))
   const runtime = ManagedRuntime.make(
     ApiKeys.layer.pipe(
       Layer.provideMerge(Database.layer({ url: dbAdminUrl, maxConnections: 4, administrator: true })),
