@@ -118,3 +118,20 @@ export const outcome = (url: Redacted.Redacted, jobs: number) =>
     const settles = yield* scalar(url, `select count(*) from public.fault_settle`)
     return { jobs, unfinished, deadLettered, neverRan, retriedAsPolicy, ranTwice, settledTwice, settles } satisfies Outcome
   })
+
+/**
+ * When each line of `output` matching `pattern` was logged, in ms since the epoch. Effect's
+ * pretty logger stamps local wall-clock time of day (`[18:02:15.565]`): today's date is assumed,
+ * which holds for a test that runs minutes, not across midnight.
+ */
+export const loggedAt = (output: string, pattern: RegExp): ReadonlyArray<number> =>
+  output.split("\n").flatMap((line) => {
+    const at = pattern.test(line) ? /^\[(\d\d):(\d\d):(\d\d)\.(\d\d\d)\]/.exec(line) : null
+    if (at === null) return []
+    const day = new Date()
+    day.setHours(Number(at[1]), Number(at[2]), Number(at[3]), Number(at[4]))
+    return [day.getTime()]
+  })
+
+export const leads = /this process leads/
+export const stepsDown = /stepping down/
