@@ -117,9 +117,17 @@ const main = Effect.gen(function*() {
   const adminUrl = Redacted.value(server.adminUrl)
   console.log(`scale bench: ${jobs} no-op jobs per run; Postgres ${server.port} (embedded, durable settings); ` +
     `runners with Redrive.layerWorker defaults in cluster mode`)
-  console.log("runners  jobs/s   ×1     PG CPU ms/job  Node CPU ms/job  machine busy")
+  console.log("runners  jobs/s   ×1     PG CPU ms/job  Node CPU ms/job  WAL B/job  machine busy")
   let single = 0
-  const results: Array<Record<string, number>> = []
+  interface Result {
+    readonly runners: number
+    readonly rate: number
+    readonly pgMs: number
+    readonly nodeMs: number
+    readonly busy: number
+    readonly walBytes: number
+  }
+  const results: Array<Result> = []
   for (const n of counts) {
     const database = `scale_${n}`
     yield* DatabaseUrl.ensureDatabase(server.adminUrl, database)
@@ -140,14 +148,21 @@ const main = Effect.gen(function*() {
                    from generate_series(1, ${jobs}) g; select pg_notify('redrive_jobs', 'scale')`)
     )
     const pids = runners.map((r) => r.child.pid ?? 0)
-    const sample = () => ({ at: performance.now(), pg: serverCpu(postmaster), node: processCpu(pids), machine: machineCpu() })
-    let from: ReturnType<typeof sample> | undefined
-    let to: ReturnType<typeof sample> | undefined
+    const wal = async () => String((await admin.query(`select pg_current_wal_lsn() as l`)).rows[0].l)
+    const sample = async () => ({
+      at: performance.now(),
+      pg: serverCpu(postmaster),
+      node: processCpu(pids),
+      machine: machineCpu(),
+      wal: await wal()
+    })
+    let from: Awaited<ReturnType<typeof sample>> | undefined
+    let to: Awaited<ReturnType<typeof sample>> | undefined
     const deadline = performance.now() + 600_000
     while (to === undefined) {
       const remaining = yield* Effect.promise(left)
-      if (from === undefined && remaining <= jobs * 0.9) from = sample()
-      if (from !== undefined && remaining <= jobs * 0.1) to = sample()
+      if (from === undefined && remaining <= jobs * 0.9) from = yield* Effect.promise(sample)
+      if (from !== undefined && remaining <= jobs * 0.1) to = yield* Effect.promise(sample)
       if (performance.now() > deadline) throw new Error(`scale bench: ${n} runners did not drain:\n${runners.map((r) => r.output().slice(-2000)).join("\n")}`)
       yield* Effect.promise(() => sleep(50))
     }
@@ -158,10 +173,15 @@ const main = Effect.gen(function*() {
     const pgMs = ((to.pg - from!.pg) / done) * 1000
     const nodeMs = ((to.node - from!.node) / done) * 1000
     const busy = (to.machine.busy - from!.machine.busy) / (to.machine.total - from!.machine.total)
-    results.push({ runners: n, rate, pgMs, nodeMs, busy })
+    const walRows = yield* Effect.promise(() =>
+      admin.query<{ b: string }>(`select pg_wal_lsn_diff($1, $2) as b`, [to!.wal, from!.wal])
+    )
+    const walBytes = Number(walRows.rows[0]?.b) / done
+    results.push({ runners: n, rate, pgMs, nodeMs, busy, walBytes })
     console.log(
       `${String(n).padEnd(8)} ${rate.toFixed(0).padStart(6)}  ${(rate / single).toFixed(2).padStart(5)}  ` +
-        `${pgMs.toFixed(3).padStart(13)}  ${nodeMs.toFixed(3).padStart(15)}  ${(busy * 100).toFixed(0).padStart(10)} %`
+        `${pgMs.toFixed(3).padStart(13)}  ${nodeMs.toFixed(3).padStart(15)}  ${walBytes.toFixed(0).padStart(9)}  ` +
+        `${(busy * 100).toFixed(0).padStart(10)} %`
     )
     yield* Effect.promise(() => Promise.all(runners.map(stopRunner)))
     yield* Effect.promise(() => admin.end())
@@ -170,7 +190,8 @@ const main = Effect.gen(function*() {
   const best = results.reduce((a, b) => (b.rate > a.rate ? b : a))
   console.log(
     `one Postgres core carries ${(1000 / best.pgMs).toFixed(0)} jobs/s of this kind (1 / PG CPU per job at ${best.runners} runners); ` +
-      `one Node core ${(1000 / best.nodeMs).toFixed(0)} jobs/s; this ${cores}-core machine shares its cores between both`
+      `one Node core ${(1000 / best.nodeMs).toFixed(0)} jobs/s; WAL ${(best.walBytes * best.rate / 1e6).toFixed(1)} MB/s at that rate; ` +
+      `this ${cores}-core machine shares its cores between both`
   )
   yield* Scope.close(scope, Exit.void)
   rmSync(dir, { recursive: true, force: true })

@@ -95,11 +95,17 @@ export const layerSharding = (options: ClusterRunnerOptions = {}) =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const { shardingConfig, ...given } = options
     const settings: ClusterRunnerSettings = { ...(yield* config), ...given }
-    return NodeClusterSocket.layer({
+    const listen = Option.getOrElse(settings.listenHost, () => settings.host)
+    // Said once it listens: which address the other runners dial is the first thing to check.
+    const announce = Layer.effectDiscard(Effect.logInfo(
+      `redrive cluster runner: listening on ${listen}:${settings.port}, advertised to the other runners as ` +
+        `${settings.host}:${settings.port}`
+    ))
+    return announce.pipe(Layer.provideMerge(NodeClusterSocket.layer({
       storage: "sql",
       runnerHealth: "ping",
       shardingConfig: { ...shardingConfigOf(settings), ...shardingConfig }
-    })
+    })))
   }))
 
 /**

@@ -13,7 +13,7 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { createFaultTables, enqueue, query, queue, scalar, spawnFaultWorker, until } from "./faultFixtures.js"
 
-const phaseJobs = 6_000
+const phaseJobs = 15_000
 const deadEvery = 25
 const outageMillis = 15_000
 
