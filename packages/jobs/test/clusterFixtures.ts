@@ -56,3 +56,16 @@ export const spawnRunner = (url: Redacted.Redacted, env: Record<string, string> 
       exited
     } satisfies Runner
   })
+
+/** Dead letters whose shard `owner` holds and `other` does not, once both agree (shards settle after a join). */
+export const ownedBy = (owner: Runner, other: Runner, ids: ReadonlyArray<number>, want: number) =>
+  Effect.gen(function*() {
+    const found: Array<number> = []
+    for (const id of ids) {
+      const mine = yield* owner.ask({ op: "owns", entity: `dlq:${id}` })
+      const theirs = yield* other.ask({ op: "owns", entity: `dlq:${id}` })
+      if (mine.owns === true && theirs.owns === false) found.push(id)
+      if (found.length === want) return found
+    }
+    return yield* Effect.fail(new Error(`runner ${owner.pid} owns fewer than ${want} of ${ids.length} entities yet`))
+  }).pipe(Effect.retry({ schedule: Schedule.spaced("500 millis"), times: 60 }))
