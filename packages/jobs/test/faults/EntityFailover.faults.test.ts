@@ -54,14 +54,17 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "120 seconds" })
       const env = { RUNNER_REPLAY_DELAY_MS: String(replayDelayMs) }
       // A first: it creates the cluster tables; B and C then join and take their shares.
       const a = yield* spawnRunner(info.url, env)
-      const [b, c] = yield* Effect.all([spawnRunner(info.url, env), spawnRunner(info.url, env)], { concurrency: 2 })
-      const [ownedByA, ownedByB, ownedByC] = yield* owners([a, b!, c!], ids)
+      const b = yield* spawnRunner(info.url, env)
+      const c = yield* spawnRunner(info.url, env)
+      const [ownedByA, ownedByB, ownedByC] = yield* owners([a, b, c], ids).pipe(
+        Effect.tapError(() => Effect.sync(() => [a, b, c].forEach((r) => console.log(`runner ${r.pid}:\n${r.output().split("\n").filter((l) => !l.startsWith("REPLY ")).join("\n").slice(-6000)}`))))
+      )
       console.log(`entity owners: A ${ownedByA!.size}, B ${ownedByB!.size}, C ${ownedByC!.size} of ${ids.length}`)
 
       const sending = yield* Effect.fork(a.ask({ op: "replayMany", dlqs: ids, prefix: "failover" }, 120_000))
       // Kill B once it has started a good part of its share: the random pauses spread the rest
       // over both windows (before the replay is applied, and after it but before the reply).
-      const startedOnB = sql<{ n: string }>`select count(*) as n from handled_log where pid = ${b!.pid}`.pipe(
+      const startedOnB = sql<{ n: string }>`select count(*) as n from handled_log where pid = ${b.pid}`.pipe(
         Effect.map((r) => Number(r[0]!.n))
       )
       yield* startedOnB.pipe(
@@ -69,8 +72,8 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "120 seconds" })
         Effect.timeout("60 seconds")
       )
       const killedAt = Date.now()
-      b!.kill("SIGKILL")
-      assert.strictEqual(yield* b!.exited, "SIGKILL")
+      b.kill("SIGKILL")
+      assert.strictEqual(yield* b.exited, "SIGKILL")
 
       const answered = yield* Fiber.join(sending).pipe(Effect.flatMap(decodeReplies))
       const lastReplyMs = Math.max(...answered.replies.map((r) => r.at)) - killedAt
@@ -96,12 +99,12 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "120 seconds" })
       // written synchronously, so what it printed before the kill is in its output).
       const log = yield* sql<{ requestId: string; pid: number }>`select request_id, pid from handled_log`
       const finishedOnB = new Set(
-        b!.output().split("\n").filter((l) => l.startsWith("FINISHED ")).map((l) => l.slice("FINISHED ".length))
+        b.output().split("\n").filter((l) => l.startsWith("FINISHED ")).map((l) => l.slice("FINISHED ".length))
       )
-      const startedByB = new Set(log.filter((r) => r.pid === b!.pid).map((r) => r.requestId))
+      const startedByB = new Set(log.filter((r) => r.pid === b.pid).map((r) => r.requestId))
       const inFlight = [...startedByB].filter((id) => !finishedOnB.has(id))
       const survivorRuns = new Map<string, number>()
-      for (const r of log.filter((r) => r.pid !== b!.pid)) {
+      for (const r of log.filter((r) => r.pid !== b.pid)) {
         survivorRuns.set(r.requestId, (survivorRuns.get(r.requestId) ?? 0) + 1)
       }
       const handledTwice = [...startedByB].filter((id) => survivorRuns.has(id))
