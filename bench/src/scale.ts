@@ -14,7 +14,7 @@ import { Database, DatabaseUrl, EmbeddedPostgres, MigrationRunner } from "@redri
 import { Effect, Exit, Redacted, Scope } from "effect"
 import { spawn, type ChildProcess } from "node:child_process"
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
-import { createServer } from "node:net"
+import { freePort } from "./freePort.js"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -25,16 +25,6 @@ const counts = (process.env.SCALE_RUNNERS ?? "1,2,3").split(",").map(Number)
 const tick = 100 // USER_HZ: /proc counts CPU in hundredths of a second on Linux
 const runnerScript = fileURLToPath(new URL("./scaleRunner.ts", import.meta.url))
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 
 /** Fields of /proc/<pid>/stat after the command name: [state, ppid, …]; utime is index 11. */
 const stat = (pid: number): Array<string> | undefined => {

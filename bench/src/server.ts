@@ -14,7 +14,7 @@ import { Database, MigrationRunner, Roles } from "@redrive/database"
 import { ApiKeys, RedriveClient } from "@redrive/server"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import { spawn } from "node:child_process"
-import { createServer } from "node:net"
+import { freePort } from "./freePort.js"
 import { fileURLToPath } from "node:url"
 import { freshDatabase } from "./freshDatabase.js"
 
@@ -30,16 +30,6 @@ const pct = (xs: ReadonlyArray<number>, p: number) => {
 }
 const report = (name: string, times: ReadonlyArray<number>) =>
   console.log(`${name.padEnd(44)} p50 ${pct(times, 50).toFixed(2)} ms   p99 ${pct(times, 99).toFixed(2)} ms   (n=${times.length})`)
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer()
-    s.listen(0, "127.0.0.1", () => {
-      const address = s.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      s.close(() => resolve(port))
-    })
-  })
 
 const main = async () => {
   const name = "redrive_bench_server"

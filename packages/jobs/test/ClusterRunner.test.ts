@@ -8,17 +8,13 @@ import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
 import { TestDatabase } from "@redrive/database/testing"
 import { Effect } from "effect"
-import { ownedBy, spawnRunner } from "./clusterFixtures.js"
+import { ownedBy, replayedInto, spawnRunner } from "./clusterFixtures.js"
 import { processTestTimeout } from "./processFixtures.js"
 import { seedDeadLetters } from "./replayFixtures.js"
 
 const handled = (requestId: string) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     sql<{ pid: number; entityId: string }>`select pid, entity_id from handled_log where request_id = ${requestId}`)
-
-const replayedInto = (dlq: number) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    Effect.map(sql<{ n: string }>`select count(*) as n from redrive.job where replay_of = ${dlq}`, (r) => Number(r[0]!.n)))
 
 layer(TestDatabase.layer, { excludeTestServices: true, timeout: "150 seconds" })("two cluster runners", (it) => {
   it.scoped("route a persisted command to the owner, and fail a dead owner's entity over to the survivor, once", () =>

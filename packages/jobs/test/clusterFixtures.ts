@@ -1,4 +1,5 @@
 /** Cluster runners (fixtures/clusterRunner.ts) as child processes, driven line by line over stdin. */
+import { SqlClient } from "@effect/sql"
 import { Scratch } from "@redrive/database/testing"
 import { Effect, Redacted, Schedule } from "effect"
 import { fileURLToPath } from "node:url"
@@ -73,3 +74,8 @@ export const ownedBy = (owner: Runner, other: Runner, ids: ReadonlyArray<number>
     }
     return yield* Effect.fail(new Error(`runner ${owner.pid} owns fewer than ${want} of ${ids.length} entities yet`))
   }).pipe(Effect.retry({ schedule: Schedule.spaced("500 millis"), times: 60 }))
+
+/** How many jobs replay dead letter `dlq` (one, for a replay done exactly once). */
+export const replayedInto = (dlq: number) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.map(sql<{ n: string }>`select count(*) as n from redrive.job where replay_of = ${dlq}`, (r) => Number(r[0]!.n)))

@@ -22,7 +22,7 @@ import {
   stepsDown,
   until
 } from "./faultFixtures.js"
-import { tcpProxy } from "./tcpProxy.js"
+import { tcpProxy, via } from "./tcpProxy.js"
 
 const jobs = 400
 
@@ -33,14 +33,6 @@ const settings = {
   FAULT_LEASE_MILLIS: "2000",
   FAULT_RESCUE_MILLIS: "500",
   FAULT_ELECTION_MILLIS: "500"
-}
-
-/** `url` with its host and port replaced (the proxy's). */
-const via = (url: Redacted.Redacted, port: number) => {
-  const parsed = new URL(Redacted.value(url))
-  parsed.hostname = "127.0.0.1"
-  parsed.port = String(port)
-  return Redacted.make(parsed.toString())
 }
 
 layer(TestDatabase.layer, { excludeTestServices: true, timeout: "120 seconds" })("fault suite: a network partition", (it) => {

@@ -10,21 +10,9 @@ import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
 import { TestDatabase } from "@redrive/database/testing"
 import { Effect, Redacted } from "effect"
-import { ownedBy, spawnRunner } from "../clusterFixtures.js"
+import { ownedBy, replayedInto, spawnRunner } from "../clusterFixtures.js"
 import { seedDeadLetters } from "../replayFixtures.js"
-import { tcpProxy } from "./tcpProxy.js"
-
-/** `url` with its host and port replaced (the proxy's). */
-const via = (url: Redacted.Redacted, port: number) => {
-  const parsed = new URL(Redacted.value(url))
-  parsed.hostname = "127.0.0.1"
-  parsed.port = String(port)
-  return Redacted.make(parsed.toString())
-}
-
-const replayedInto = (dlq: number) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    Effect.map(sql<{ n: string }>`select count(*) as n from redrive.job where replay_of = ${dlq}`, (r) => Number(r[0]!.n)))
+import { tcpProxy, via } from "./tcpProxy.js"
 
 layer(TestDatabase.layer, { excludeTestServices: true, timeout: "150 seconds" })("fault suite: a runner cut off from Postgres", (it) => {
   it.effect("a command to the cut-off runner's entity waits for the heal, then is answered once", () =>

@@ -3,7 +3,7 @@
  * (connections stay open, nothing is closed or refused — as when a network drops packets), and
  * on `heal` delivers what it held, in order, and forwards again.
  */
-import { Effect } from "effect"
+import { Effect, Redacted } from "effect"
 import { createConnection, createServer, type Socket } from "node:net"
 
 export interface TcpProxy {
@@ -63,3 +63,11 @@ export const tcpProxy = (target: { readonly host: string; readonly port: number 
     }),
     ({ close }) => Effect.sync(close)
   ).pipe(Effect.map(({ proxy }) => proxy))
+
+/** `url` with its host and port replaced by the proxy's: a connection string through it. */
+export const via = (url: Redacted.Redacted, port: number) => {
+  const parsed = new URL(Redacted.value(url))
+  parsed.hostname = "127.0.0.1"
+  parsed.port = String(port)
+  return Redacted.make(parsed.toString())
+}
