@@ -19,7 +19,7 @@ import { Config, Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import * as ApiKeys from "./auth/ApiKeys.js"
 import { RedriveApi } from "./http/Api.js"
-import * as Authorization from "./http/Authorization.js"
+import * as AuthorizationLayer from "./http/AuthorizationLayer.js"
 import * as HttpHandlers from "./http/Handlers.js"
 import * as InputGate from "./http/InputGate.js"
 import * as OpsRoutes from "./http/OpsRoutes.js"
@@ -69,7 +69,7 @@ const routes = (maxBodyBytes: number) =>
   Layer.mergeAll(
     HttpLayerRouter.addHttpApi(RedriveApi, { openapiPath: "/openapi.json" }).pipe(
       Layer.provide(HttpHandlers.layer),
-      Layer.provide(Authorization.layer)
+      Layer.provide(AuthorizationLayer.layer)
     ),
     RpcServer.layerHttpRouter({ group: RedriveRpcs, path: "/rpc", protocol: "http" }).pipe(
       Layer.provide(RpcHandlers.layerHandlers),

@@ -3,8 +3,15 @@
  * requests (plain JSON; every request refuses unknown fields and reports every problem, not only
  * the first) and the responses (the JSON variants of the models).
  */
-import { Control, ControlEvent, type DlqFilter, Job, JobDlq, ReplayRequest, StatsRepo } from "@redrive/database"
-import { JobCommands } from "@redrive/jobs"
+// Deep imports of definition modules only: the console's browser bundle includes this file.
+import * as Control from "@redrive/database/Control"
+import * as ControlEvent from "@redrive/database/ControlEvent"
+import type * as DlqFilter from "@redrive/database/DlqFilter"
+import * as Job from "@redrive/database/Job"
+import * as JobDlq from "@redrive/database/JobDlq"
+import * as ReplayRequest from "@redrive/database/ReplayRequest"
+import * as StatsRepo from "@redrive/database/StatsRepo"
+import * as JobCommands from "@redrive/jobs/JobCommandResults"
 import { Schema } from "effect"
 
 

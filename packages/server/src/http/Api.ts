@@ -4,9 +4,9 @@
  * reports every problem (WireSchemas.strict).
  */
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
-import { JobCommands } from "@redrive/jobs"
+import * as JobCommands from "@redrive/jobs/JobCommandResults"
 import { Schema } from "effect"
-import { ApiKeyInfo, CreatedKey } from "../auth/ApiKeys.js"
+import { ApiKeyInfo, CreatedKey } from "../auth/ApiKeyViews.js"
 import * as A from "../WireAlerts.js"
 import * as W from "../WireSchemas.js"
 import { WireError } from "../WireErrors.js"
