@@ -39,6 +39,22 @@ export const FailureStats = Schema.Struct({
 })
 export type FailureStats = typeof FailureStats.Type
 
+/** One minute of failure_stat, summed over the queues, types and classes the caller can see. */
+export const TimelineBucket = Schema.Struct({
+  at: Schema.DateFromSelf,
+  failures: Count,
+  deadLettered: Count,
+  recovered: Count
+})
+export type TimelineBucket = typeof TimelineBucket.Type
+
+export interface TimelineRequest {
+  /** Whole minutes back from the current one (the current minute included). */
+  readonly minutes: number
+  /** Only this tenant's counters (an admin narrowing the view; a tenant block sees its own anyway). */
+  readonly tenantId?: string | undefined
+}
+
 export class StatsRepo extends Effect.Service<StatsRepo>()("@redrive/database/StatsRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -61,7 +77,26 @@ export class StatsRepo extends Effect.Service<StatsRepo>()("@redrive/database/St
                  retry_success_rate_24h as "retrySuccessRate24h"
           from redrive.failure_stats order by tenant_id, queue, type, error_class`
     })
+    // A row per minute, zeros included, so a chart's x axis has no gaps; the bucket index bounds the scan.
+    const timeline = SqlSchema.findAll({
+      Request: Schema.Struct({ minutes: Schema.Int, tenantId: Schema.NullOr(Schema.String) }),
+      Result: TimelineBucket,
+      execute: (r) =>
+        sql.withoutTransforms()`with minutes as (
+            select generate_series(date_trunc('minute', now()) - make_interval(mins => ${r.minutes} - 1),
+                                   date_trunc('minute', now()), interval '1 minute') as at)
+          select m.at, coalesce(sum(f.failures), 0)::int as failures,
+                 coalesce(sum(f.dead_lettered), 0)::int as "deadLettered", coalesce(sum(f.recovered), 0)::int as recovered
+          from minutes m
+          left join redrive.failure_stat f on f.bucket = m.at
+            ${r.tenantId === null ? sql`` : sql`and f.tenant_id = ${r.tenantId}`}
+          group by m.at order by m.at`
+    })
     return {
+      timeline: (r: TimelineRequest) =>
+        timeline({ minutes: r.minutes, tenantId: r.tenantId ?? null }).pipe(
+          Effect.mapError(fromSqlError("StatsRepo.timeline"))
+        ),
       queueHealth: queueHealth(undefined).pipe(Effect.mapError(fromSqlError("StatsRepo.queueHealth"))),
       failureStats: failureStats(undefined).pipe(Effect.mapError(fromSqlError("StatsRepo.failureStats")))
     } as const

@@ -57,6 +57,8 @@ export class Operations extends Context.Tag("@redrive/server/Operations")<Operat
   readonly mute: Op<W.MuteRequest, T<typeof W.Mute>>
   readonly unmute: Op<W.UnmuteRequest, T<typeof W.Mute>>
   readonly stats: Read<W.Stats>
+  readonly statsTimeline: Op<W.StatsTimelineRequest, W.StatsTimeline>
+  readonly session: Read<W.Session>
   readonly keysList: Read<ReadonlyArray<ApiKeyInfo>>
   readonly keysCreate: Op<W.CreateKeyRequest, CreatedKey>
   readonly keysRevoke: Op<{ readonly id: number }, ApiKeyInfo>
@@ -388,6 +390,17 @@ const make = Effect.gen(function*() {
 
     stats: (p: PrincipalData) =>
       run("stats", asPrincipal(p, Effect.all({ queues: stats.queueHealth, failures: stats.failureStats }))),
+
+    statsTimeline: (p: PrincipalData, r: W.StatsTimelineRequest) =>
+      run(
+        "stats.timeline",
+        Effect.flatMap(
+          tenantScope(p, r.tenantId),
+          (tenantId) => asPrincipal(p, stats.timeline({ minutes: r.minutes ?? 60, tenantId }))
+        ).pipe(Effect.map((buckets) => ({ buckets })))
+      ),
+
+    session: (p: PrincipalData) => Effect.succeed({ name: p.name, tenant: p.tenant, access: p.access }),
 
     keysList: (p: PrincipalData) => run("keys.list", Effect.zipRight(requireAdmin(p, "list keys"), keys.list())),
 

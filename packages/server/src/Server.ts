@@ -1,12 +1,14 @@
 /**
  * Redrive's server: the HTTP API (`/v1`, OpenAPI at `/openapi.json`, docs at `/docs`) and the
- * Effect RPC endpoint (`/rpc`) on one port, plus `/healthz`, `/readyz` and `/metrics`. Built on
+ * Effect RPC endpoint (`/rpc`) on one port, plus `/healthz`, `/readyz`, `/metrics` and the web console
+ * at `/` (console/ConsoleRoutes.ts). Built on
  * `Redrive.layer` (or `Redrive.layerWorker` with `worker`), with `JobEntity` on a SingleRunner
  * whose messages live in Postgres, so replay, cancel and retry-now are persisted and deduplicated
  * (or, with `cluster`, on a ClusterRunner shared with the other runners of the database).
  *
  * Settings (Config, from the environment unless given): REDRIVE_HTTP_PORT (default 8080),
- * REDRIVE_HTTP_HOST (default 127.0.0.1), REDRIVE_HTTP_MAX_BODY_BYTES (default 1 MiB), and what
+ * REDRIVE_HTTP_HOST (default 127.0.0.1), REDRIVE_HTTP_MAX_BODY_BYTES (default 1 MiB), REDRIVE_CONSOLE_DIR (default: the workspace's built
+ * packages/console/dist), and what
  * Redrive.layer reads (DATABASE_URL, REDRIVE_CURSOR_SECRET, …).
  */
 import { HttpApiScalar, HttpLayerRouter } from "@effect/platform"
@@ -18,6 +20,7 @@ import type { ShardingConfig } from "@effect/cluster/ShardingConfig"
 import { Config, Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import * as ApiKeys from "./auth/ApiKeys.js"
+import * as ConsoleRoutes from "./console/ConsoleRoutes.js"
 import { RedriveApi } from "./http/Api.js"
 import * as AuthorizationLayer from "./http/AuthorizationLayer.js"
 import * as HttpHandlers from "./http/Handlers.js"
@@ -78,6 +81,7 @@ const routes = (maxBodyBytes: number) =>
     ),
     HttpApiScalar.layerHttpLayerRouter({ api: RedriveApi, path: "/docs" }),
     OpsRoutes.layer,
+    ConsoleRoutes.layer,
     HttpLayerRouter.middleware(InputGate.make({ maxBodyBytes }), { global: true })
   )
 

@@ -244,6 +244,34 @@ export const Stats = Schema.Struct({
 })
 export type Stats = typeof Stats.Type
 
+export const StatsTimelineRequest = Schema.Struct({
+  /** Minutes back from now, the current one included (default 60, at most a day). */
+  minutes: Schema.optional(Schema.Int.pipe(Schema.between(1, 1440))),
+  /** An admin's narrowing to one tenant; a tenant key may name only its own. */
+  tenantId: Schema.optional(StoredTenant)
+}).annotations(strict)
+export type StatsTimelineRequest = typeof StatsTimelineRequest.Type
+
+/** Failures, dead letters and recoveries per minute (failure_stat), oldest first, a row for every minute. */
+export const StatsTimeline = Schema.Struct({
+  buckets: Schema.Array(Schema.Struct({
+    at: Schema.Date,
+    failures: Schema.Number,
+    deadLettered: Schema.Number,
+    recovered: Schema.Number
+  }))
+})
+export type StatsTimeline = typeof StatsTimeline.Type
+
+/** The calling key as the console needs it: who it acts as, for which tenant, with which access. */
+export const Session = Schema.Struct({
+  name: Schema.String,
+  /** null: an admin key (every tenant). */
+  tenant: Schema.NullOr(Schema.String),
+  access: Schema.Literal("write", "read")
+})
+export type Session = typeof Session.Type
+
 export const CreateKeyRequest = Schema.Struct({
   name: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
   /** Omitted or null: an admin key. */

@@ -113,9 +113,24 @@ export class AlertChannels extends HttpApiGroup.make("alertChannels")
   )
 {}
 
+/** The timeline's query parameters: the numbers arrive as strings. */
+export const StatsTimelineParams = Schema.Struct({
+  minutes: Schema.optional(Schema.NumberFromString.pipe(Schema.compose(W.StatsTimelineRequest.fields.minutes.from))),
+  tenantId: W.StatsTimelineRequest.fields.tenantId
+}).annotations(W.strict)
+
 export class Stats extends HttpApiGroup.make("stats")
   .add(HttpApiEndpoint.get("get", "/stats").addSuccess(W.Stats))
-  .annotate(OpenApi.Description, "The queue_health and failure_stats views (a tenant key sees its own rows).")
+  .add(HttpApiEndpoint.get("timeline", "/stats/timeline").setUrlParams(StatsTimelineParams).addSuccess(W.StatsTimeline))
+  .annotate(
+    OpenApi.Description,
+    "The queue_health and failure_stats views, and failures per minute from the failure_stat counters (a tenant key sees its own rows)."
+  )
+{}
+
+export class Session extends HttpApiGroup.make("session")
+  .add(HttpApiEndpoint.get("get", "/session").addSuccess(W.Session))
+  .annotate(OpenApi.Description, "The calling key: its name, tenant (null: admin) and access. The console reads it to show what the key may do.")
 {}
 
 export class Keys extends HttpApiGroup.make("keys")
@@ -135,6 +150,7 @@ export class RedriveApi extends HttpApi.make("redrive")
   .add(AlertChannels)
   .add(Stats)
   .add(Keys)
+  .add(Session)
   .addError(WireError)
   .middleware(Authorization)
   .prefix("/v1")
