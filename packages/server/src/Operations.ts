@@ -153,7 +153,7 @@ const make = Effect.gen(function*() {
         asPrincipal(p, deadLetters.listPending(r.filter ?? {}, {
           ...(r.limit !== undefined ? { limit: r.limit } : {}),
           ...(r.cursor !== undefined ? { cursor: r.cursor } : {})
-        }))
+        }, { reasonContains: r.reasonContains }))
       ),
 
     dlqGet: (p: PrincipalData, r: { readonly id: number }) =>

@@ -78,6 +78,8 @@ export interface DlqListInput {
   readonly filter?: DlqFilter.DlqFilterInput | undefined
   readonly limit?: number | undefined
   readonly cursor?: string | undefined
+  /** Free text in the reason (inspection only; a bulk replay's filter never carries it). */
+  readonly reasonContains?: string | undefined
 }
 
 export const DlqPage = Schema.Struct({ items: Schema.Array(JobDlq.JobDlq.json), nextCursor: Schema.NullOr(Schema.String) })

@@ -29,6 +29,8 @@ export const DlqListParams = Schema.Struct({
   fingerprint: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128))),
   dlqFrom: Schema.optional(Schema.Date),
   dlqTo: Schema.optional(Schema.Date),
+  /** Free text, case-insensitive, in the dead letter's reason (this listing only). */
+  reason: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))),
   ids: Schema.optional(Schema.split(",").pipe(Schema.compose(Schema.Array(W.IdFromPath).pipe(Schema.maxItems(1000))))),
   limit: Schema.optional(LimitParam),
   cursor: Schema.optional(Cursor)

@@ -10,10 +10,11 @@ const as = <A, E>(f: (p: PrincipalData) => Effect.Effect<A, E>) => Effect.flatMa
 const deadLetters = HttpApiBuilder.group(RedriveApi, "deadLetters", (h) =>
   Effect.map(Operations, (ops) =>
     h
-      .handle("list", ({ urlParams: { cursor, limit, ...filter } }) =>
+      .handle("list", ({ urlParams: { cursor, limit, reason, ...filter } }) =>
         as((p) =>
           ops.dlqList(p, {
             filter,
+            reasonContains: reason,
             ...(limit !== undefined ? { limit } : {}),
             ...(cursor !== undefined ? { cursor } : {})
           })
