@@ -105,6 +105,7 @@ export const Alerts = () => {
                 <button type="button" onClick={() => setSelected(selected === c.id ? undefined : c.id)}>Deliveries</button>
                 <Confirm
                   label="Send test"
+                  testId="send-test"
                   question={`Send a test alert to ${c.name}?`}
                   onConfirm={async () => {
                     const r = await run(api.alertChannels.test({ path: { id: c.id } }))

@@ -35,22 +35,23 @@ const notBuilt = (directory: string) =>
 or point <code>REDRIVE_CONSOLE_DIR</code> at a built console. The API at <code>/v1</code> works without it.</p>`
   ).pipe(HttpServerResponse.setStatus(503), HttpServerResponse.setHeader("cache-control", "no-store"))
 
-export const layer = Layer.effectDiscard(Effect.gen(function*() {
+/** `directory`: the built console; default REDRIVE_CONSOLE_DIR, else the workspace's packages/console/dist. */
+export const layer = (directory?: string) => Layer.effectDiscard(Effect.gen(function*() {
   const router = yield* HttpLayerRouter.HttpRouter
-  const directory = yield* ConsoleBundle.directoryConfig
-  const bundle = yield* Ref.make(yield* ConsoleBundle.load(directory))
+  const from = directory ?? (yield* ConsoleBundle.directoryConfig)
+  const bundle = yield* Ref.make(yield* ConsoleBundle.load(from))
 
   const current = Effect.flatMap(Ref.get(bundle), (loaded) =>
     Option.isSome(loaded)
       ? Effect.succeed(loaded)
-      : Effect.tap(ConsoleBundle.load(directory), (found) => Ref.set(bundle, found)))
+      : Effect.tap(ConsoleBundle.load(from), (found) => Ref.set(bundle, found)))
 
   const serve = (request: HttpServerRequest.HttpServerRequest) =>
     Effect.gen(function*() {
       const path = decodeURIComponent(new URL(request.url, "http://console").pathname)
       if (notConsole.test(path)) return HttpServerResponse.empty({ status: 404 })
       const loaded = yield* current
-      if (Option.isNone(loaded)) return notBuilt(directory)
+      if (Option.isNone(loaded)) return notBuilt(from)
       const file = loaded.value.files.get(path)
       if (file !== undefined) return respond(file)
       // A missing asset is a 404 (a stale tab asking for an old hash), not the page.

@@ -1,0 +1,21 @@
+import { chromium } from "playwright-core"
+const [url, key] = process.argv.slice(2)
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"] })
+const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
+page.on("console", (m) => console.log("console:", m.type(), m.text()))
+page.on("pageerror", (e) => console.log("pageerror:", e.message))
+await page.goto(url)
+await page.fill("input[name=key]", key)
+await page.click("button[type=submit]")
+await page.waitForSelector("[data-testid=queue-health]")
+await page.waitForTimeout(1500)
+await page.screenshot({ path: "/tmp/shots/overview.png", fullPage: true })
+for (const [p, name] of [["/groups", "groups"], ["/dead-letters", "dlq"], ["/controls", "controls"], ["/alerts", "alerts"]]) {
+  await page.click(`header a[href="${p}"]`)
+  await page.waitForTimeout(1500)
+  await page.screenshot({ path: `/tmp/shots/${name}.png`, fullPage: true })
+}
+await page.click("[data-testid=dead-letters] tbody tr:first-child a")
+await page.waitForSelector("[data-testid=history]")
+await page.screenshot({ path: "/tmp/shots/dlq-one.png", fullPage: true })
+await browser.close()
