@@ -40,7 +40,8 @@ const statusOf: Record<string, number> = {
 
 const describe = (error: unknown): ApiFailure => {
   if (typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string") {
-    const fields: Record<string, unknown> = { ...error }
+    // A tagged error's `message` is not an own enumerable field: copy it explicitly.
+    const fields: Record<string, unknown> = { ...error, ...("message" in error ? { message: error.message } : {}) }
     const tag = error._tag.replace(/^Redrive\//, "")
     const issues = Array.isArray(fields["issues"])
       ? (fields["issues"] as ReadonlyArray<{ path?: unknown; message?: unknown }>)

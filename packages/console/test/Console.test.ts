@@ -226,4 +226,35 @@ layer(TestLayer, { excludeTestServices: true, timeout: "240 seconds" })("web con
       assert.notInclude(seen.html, secret)
       assert.notInclude(seen.html, "secret-path")
     }))
+
+  it.effect("replays with an edited payload: JSON checked in the page, the type's Schema refusal shown on the field, a fixed payload runs", () =>
+    Effect.gen(function*() {
+      const tenant = Factory.unique("wayne")
+      const [dlq] = yield* seedDeadLetters(tenant, 1)
+      const key = yield* newKey("console-editor", tenant)
+      const seen = yield* withPage(key, async (page, baseUrl) => {
+        await page.goto(`${baseUrl}/dead-letters/${dlq!.id}`)
+        const payload = page.locator("[data-testid=payload]")
+        await payload.waitFor()
+        await payload.fill("{\"to\": ")
+        const notJson = await page.locator(".field-error").textContent()
+        const disabledWhileBroken = await page.locator("[data-testid=replay-edited]").isDisabled()
+        await payload.fill(JSON.stringify({ to: "nobody" }))
+        await confirmAction(page, "replay-edited")
+        const refusal = (await page.locator("[data-testid=payload-error]").textContent()) ?? ""
+        await payload.fill(JSON.stringify({ to: "fixed@example.com" }))
+        await confirmAction(page, "replay-edited")
+        await page.waitForURL(/\/jobs\/\d+$/)
+        await page.locator("[data-testid=job-state]", { hasText: "completed" }).waitFor({ timeout: 60_000 })
+        const ran = (await page.locator("pre.json").textContent()) ?? ""
+        return { notJson, disabledWhileBroken, refusal, ran }
+      })
+      assert.include(seen.notJson ?? "", "Not JSON")
+      assert.isTrue(seen.disabledWhileBroken)
+      assert.include(seen.refusal, "to: ")
+      assert.include(seen.refusal, "expected an email address")
+      assert.include(seen.ran, "fixed@example.com")
+      const jobs = yield* rows<{ payload: unknown }>(`select payload from redrive.job where replay_of = ${dlq!.id}`)
+      assert.deepStrictEqual(jobs.map((j) => j.payload), [{ to: "fixed@example.com" }])
+    }))
 })
