@@ -82,8 +82,17 @@ export const layer = Layer.scoped(
 export const newKey = (name: string, tenant: string | null, access: "write" | "read" = "write") =>
   Effect.map(Effect.flatMap(ApiKeys.ApiKeys, (keys) => keys.create({ name, tenant, access })), (k) => k.secret)
 
-/** Dead letters of the test's job type for a tenant (the group counters count them as they are written). */
+/**
+ * Dead letters of the test's job type for a tenant, with the failure counters their settles would
+ * have written (the group counters count the rows themselves, by trigger).
+ */
 export const seedDeadLetters = (tenantId: string, n: number, overrides: NonNullable<Parameters<typeof Factory.deadLetter>[0]> = {}) =>
+  Effect.zipLeft(
+    insertDeadLetters(tenantId, n, overrides),
+    Factory.insertFailureStat({ tenantId, queue: Email.queue, type: Email.name, failures: n, deadLettered: n })
+  )
+
+const insertDeadLetters = (tenantId: string, n: number, overrides: NonNullable<Parameters<typeof Factory.deadLetter>[0]>) =>
   Effect.forEach(
     Array.from({ length: n }, (_, i) => i),
     (i) =>
