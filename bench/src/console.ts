@@ -1,7 +1,8 @@
 /**
  * `pnpm bench:console`: the web console at BENCH_CONSOLE_DEPTH dead letters (default 1,000,000),
  * against the `serve` bin as a child process on a fresh database seeded with set-based SQL
- * (the error-group counters are filled by the same statement-level triggers a settle fires):
+ * (the error-group counters are filled by the same statement-level triggers a settle fires, the
+ * per-minute failure_stat counters as the settles would have written them):
  *   - page load over HTTP: index.html plus the JS and CSS bundles it names, sequentially;
  *   - page load in Chromium (/usr/bin/chromium): navigation to the dead-letters page of a signed-in
  *     tab until its first row is on screen (HTML, bundle, /v1/session, the first DLQ page);
@@ -59,7 +60,14 @@ const seed = (depth: number) =>
           (array['external_api','validation','timeout','unknown'])[1 + g % 4],
           case when g % 1000 = 0 then 'SMTP 550 mailbox full for user' || g else 'upstream answered 503 for request ' || g end,
           3, ${history}::jsonb, 'fp' || (g % 50), now() - make_interval(secs => g), now() - make_interval(secs => g / 10.0)
-        from generate_series(1, ${depth}) g`.pipe(Effect.zipRight(sql`vacuum analyze redrive.job_dlq`))
+        from generate_series(1, ${depth}) g`.pipe(
+      // The per-minute counters the settles of those dead letters would have written.
+      Effect.zipRight(sql`insert into redrive.failure_stat (tenant_id, queue, type, error_class, bucket, failures, dead_lettered)
+        select tenant_id, queue, type, error_class, date_trunc('minute', dlq_at), count(*), count(*)
+        from redrive.job_dlq group by 1, 2, 3, 4, 5`),
+      Effect.zipRight(sql`vacuum analyze redrive.job_dlq`),
+      Effect.zipRight(sql`vacuum analyze redrive.failure_stat`)
+    )
   })
 
 const main = async () => {
