@@ -156,8 +156,9 @@ const main = async () => {
     report("DLQ pages walked, admin, tenant + class", await walk(adminKey.secret, "&tenantId=t3&errorClass=unknown", N))
     report("DLQ first page, reason text (1 in 1000 rows)", await timed("/v1/dead-letters?limit=50&reason=mailbox%20full", adminKey.secret, Math.min(N, 50)))
     report("error groups, 25 by last seen, admin", await timed("/v1/error-groups?limit=25", adminKey.secret))
+    report("stats/queues (queue_health: overview), admin", await timed("/v1/stats/queues", adminKey.secret, Math.min(N, 50)))
+    report("stats/queues, tenant key (RLS)", await timed("/v1/stats/queues", tenantKey.secret, Math.min(N, 50)))
     report("stats (queue_health + failure_stats), admin", await timed("/v1/stats", adminKey.secret, Math.min(N, 50)))
-    report("stats, tenant key (RLS)", await timed("/v1/stats", tenantKey.secret, Math.min(N, 50)))
     report("failure timeline, 60 minutes, admin", await timed("/v1/stats/timeline?minutes=60", adminKey.secret))
 
     // In Chromium: a signed-in tab navigates to the dead letters until the first row is shown.

@@ -41,7 +41,7 @@ const Page = () => {
 
 const TenantSelector = (props: { readonly session: Session }) => {
   const { api } = props.session
-  const stats = useData(() => run(api.stats.get()), [api])
+  const stats = useData(() => run(api.stats.queues()), [api])
   const tenants = [...new Set((stats.value?.queues ?? []).map((q) => q.tenantId))].sort()
   return (
     <label className="tenant">

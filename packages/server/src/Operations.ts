@@ -57,6 +57,7 @@ export class Operations extends Context.Tag("@redrive/server/Operations")<Operat
   readonly mute: Op<W.MuteRequest, T<typeof W.Mute>>
   readonly unmute: Op<W.UnmuteRequest, T<typeof W.Mute>>
   readonly stats: Read<W.Stats>
+  readonly statsQueues: Read<W.QueueStats>
   readonly statsTimeline: Op<W.StatsTimelineRequest, W.StatsTimeline>
   readonly session: Read<W.Session>
   readonly keysList: Read<ReadonlyArray<ApiKeyInfo>>
@@ -390,6 +391,9 @@ const make = Effect.gen(function*() {
 
     stats: (p: PrincipalData) =>
       run("stats", asPrincipal(p, Effect.all({ queues: stats.queueHealth, failures: stats.failureStats }))),
+
+    statsQueues: (p: PrincipalData) =>
+      run("stats.queues", asPrincipal(p, Effect.map(stats.queueHealth, (queues) => ({ queues })))),
 
     statsTimeline: (p: PrincipalData, r: W.StatsTimelineRequest) =>
       run(

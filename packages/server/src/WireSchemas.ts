@@ -246,6 +246,10 @@ export const Stats = Schema.Struct({
 })
 export type Stats = typeof Stats.Type
 
+/** queue_health alone: what the console's overview, controls and tenant selector read every few seconds. */
+export const QueueStats = Schema.Struct({ queues: Schema.Array(StatsRepo.QueueHealth) })
+export type QueueStats = typeof QueueStats.Type
+
 export const StatsTimelineRequest = Schema.Struct({
   /** Minutes back from now, the current one included (default 60, at most a day). */
   minutes: Schema.optional(Schema.Int.pipe(Schema.between(1, 1440))),

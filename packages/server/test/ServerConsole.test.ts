@@ -72,6 +72,23 @@ layer(TestLayer, { excludeTestServices: true, timeout: "150 seconds" })("server:
       assert.strictEqual((yield* http("/healthz")).status, 200)
     }))
 
+  it.effect("/v1/stats/queues: queue_health alone, a tenant key's own rows only", () =>
+    Effect.gen(function*() {
+      const a = Factory.tenant()
+      const b = Factory.tenant()
+      const queue = Factory.queue()
+      yield* Factory.insertJob({ tenantId: a, queue })
+      yield* Factory.insertJob({ tenantId: b, queue })
+      yield* Factory.insertFailureStat({ tenantId: a, queue, deadLettered: 3, failures: 3 })
+      const keyA = yield* newKey("queues-a", a, "read")
+      const admin = yield* newKey("queues-admin", null)
+      type Queues = { queues: ReadonlyArray<{ tenantId: string; queue: string; available: number; deadLettered24h: number }> }
+      const mine = (yield* http("/v1/stats/queues", { key: keyA })).json as Queues
+      assert.deepStrictEqual(mine.queues.map((q) => [q.tenantId, q.queue, q.available, q.deadLettered24h]), [[a, queue, 1, 3]])
+      const all = (yield* http("/v1/stats/queues", { key: admin })).json as Queues
+      assert.deepStrictEqual(all.queues.filter((q) => q.queue === queue).map((q) => q.tenantId).sort(), [a, b].sort())
+    }))
+
   it.effect("/v1/session says who the key is: admin or tenant, write or read; no key is a 401", () =>
     Effect.gen(function*() {
       const tenant = Factory.tenant()

@@ -13,7 +13,7 @@ import { useData } from "../ui/useData.js"
 export const Controls = () => {
   const { api, tenant, info, canWrite } = useSession()
   const controls = useData(() => run(api.controls.list()), [api], 2000)
-  const stats = useData(() => run(api.stats.get()), [api], 2000)
+  const stats = useData(() => run(api.stats.queues()), [api], 2000)
   const events = useData(() => run(api.controls.events({ urlParams: { limit: 100 } })), [api], 5000)
   const [scopeTenant, setScopeTenant] = useState(tenant ?? "*")
   const [queue, setQueue] = useState("*")

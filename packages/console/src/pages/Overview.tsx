@@ -13,7 +13,7 @@ import { useData } from "../ui/useData.js"
 
 export const Overview = () => {
   const { api, tenant } = useSession()
-  const stats = useData(() => run(api.stats.get()), [api], 5000)
+  const stats = useData(() => run(api.stats.queues()), [api], 5000)
   const timeline = useData(
     () => run(api.stats.timeline({ urlParams: { minutes: 60, ...(tenant !== undefined ? { tenantId: tenant } : {}) } })),
     [api, tenant],

@@ -123,6 +123,7 @@ export const StatsTimelineParams = Schema.Struct({
 
 export class Stats extends HttpApiGroup.make("stats")
   .add(HttpApiEndpoint.get("get", "/stats").addSuccess(W.Stats))
+  .add(HttpApiEndpoint.get("queues", "/stats/queues").addSuccess(W.QueueStats))
   .add(HttpApiEndpoint.get("timeline", "/stats/timeline").setUrlParams(StatsTimelineParams).addSuccess(W.StatsTimeline))
   .annotate(
     OpenApi.Description,

@@ -70,6 +70,7 @@ const stats = HttpApiBuilder.group(RedriveApi, "stats", (h) =>
   Effect.map(Operations, (ops) =>
     h
       .handle("get", () => as(ops.stats))
+      .handle("queues", () => as(ops.statsQueues))
       .handle("timeline", ({ urlParams }) => as((p) => ops.statsTimeline(p, urlParams)))))
 
 const session = HttpApiBuilder.group(RedriveApi, "session", (h) =>
