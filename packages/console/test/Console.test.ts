@@ -257,4 +257,33 @@ layer(TestLayer, { excludeTestServices: true, timeout: "240 seconds" })("web con
       const jobs = yield* rows<{ payload: unknown }>(`select payload from redrive.job where replay_of = ${dlq!.id}`)
       assert.deepStrictEqual(jobs.map((j) => j.payload), [{ to: "fixed@example.com" }])
     }))
+
+  it.effect("drains a tenant's queue: the scope shows draining until the drain completes, then drained; resumed after", () =>
+    Effect.gen(function*() {
+      const tenant = Factory.unique("stark")
+      const key = yield* newKey("console-stark", tenant)
+      const seen = yield* withPage(key, async (page, baseUrl) => {
+        await page.goto(`${baseUrl}/controls`)
+        await page.fill("input[name=queue]", Email.queue)
+        await confirmAction(page, "drain")
+        await page.locator("[data-testid=control-message]", { hasText: "Draining" }).waitFor()
+        const row = page.locator(`[data-testid=controls] tr[data-scope="${tenant}/${Email.queue}"]`)
+        // Nothing runs in the scope, so the leader's drain watcher (1 s) completes it; the page polls every 2 s.
+        await row.locator(".state", { hasText: "drained" }).waitFor({ timeout: 30_000 })
+        const drained = (await row.textContent()) ?? ""
+        await confirmAction(page, "resume")
+        await page.locator("[data-testid=control-message]", { hasText: "Resumed" }).waitFor()
+        await page.locator(`[data-testid=controls] tr[data-scope="${tenant}/${Email.queue}"]`).waitFor({ state: "detached" })
+        const audit = await page.locator("[data-testid=audit] tbody tr").allTextContents()
+        return { drained, audit }
+      })
+      assert.include(seen.drained, "key:console-stark")
+      const actions = yield* rows<{ action: string; actor: string }>(
+        `select action, actor from redrive.control_event where tenant_id = '${tenant}' order by id`
+      )
+      assert.deepStrictEqual(actions.map((e) => e.action), ["drain", "drain_completed", "resume"])
+      assert.strictEqual(actions[0]!.actor, "key:console-stark")
+      assert.strictEqual(actions[2]!.actor, "key:console-stark")
+      assert.isTrue(seen.audit.some((r) => r.includes("drain_completed")))
+    }))
 })
