@@ -27,6 +27,7 @@
 import { RunnerAddress } from "@effect/cluster"
 import type { ShardingConfig } from "@effect/cluster/ShardingConfig"
 import { NodeClusterSocket } from "@effect/platform-node"
+import { SqlClient } from "@effect/sql"
 import { Config, Duration, Effect, Layer, Option } from "effect"
 import * as JobCommands from "./JobCommands.js"
 import * as JobEntity from "./JobEntity.js"
@@ -87,19 +88,48 @@ export const shardingConfigOf = (settings: ClusterRunnerSettings): Partial<Shard
   entityMessagePollInterval: settings.entityMessagePollInterval
 })
 
+/** Two-key advisory lock space shared with the migration runner (1) and maintenance's leader (2). */
+export const startLockKey = [0x5244_5256, 3] as const
+
+/**
+ * Builds `layer` in the caller's scope while holding a session advisory lock, so runners that
+ * start together build it one after another. @effect/cluster creates its tables with `CREATE TABLE
+ * IF NOT EXISTS`, which two sessions running at once can fail (a duplicate `pg_type` row): a
+ * deployment's replicas starting together would lose one of them.
+ */
+const oneAtATime = <A, E, R>(layer: Layer.Layer<A, E, R>) =>
+  Layer.scopedContext(Effect.gen(function*() {
+    const runnerScope = yield* Effect.scope
+    return yield* Effect.scoped(Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const connection = yield* sql.reserve
+      yield* Effect.acquireRelease(
+        connection.executeRaw("select pg_advisory_lock($1, $2)", startLockKey),
+        () => Effect.ignore(connection.executeRaw("select pg_advisory_unlock($1, $2)", startLockKey))
+      )
+      return yield* Layer.buildWithScope(layer, runnerScope)
+    }))
+  }))
+
 /**
  * The runner itself (Sharding, Runners, MessageStorage): listens on its port once built and
- * deregisters on close. Needs SqlClient.
+ * deregisters on close. Needs SqlClient. Runners starting together build one at a time.
  */
 export const layerSharding = (options: ClusterRunnerOptions = {}) =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const { shardingConfig, ...given } = options
     const settings: ClusterRunnerSettings = { ...(yield* config), ...given }
-    return NodeClusterSocket.layer({
+    const listen = Option.getOrElse(settings.listenHost, () => settings.host)
+    // Said once it listens: which address the other runners dial is the first thing to check.
+    const announce = Layer.effectDiscard(Effect.logInfo(
+      `redrive cluster runner: listening on ${listen}:${settings.port}, advertised to the other runners as ` +
+        `${settings.host}:${settings.port}`
+    ))
+    return announce.pipe(Layer.provideMerge(oneAtATime(NodeClusterSocket.layer({
       storage: "sql",
       runnerHealth: "ping",
       shardingConfig: { ...shardingConfigOf(settings), ...shardingConfig }
-    })
+    }))))
   }))
 
 /**

@@ -7,8 +7,15 @@
  * Exactly one process runs them at a time, elected as River elects its leader: the process that
  * holds a Postgres advisory lock, on a connection it keeps for as long as it leads, runs the
  * tasks; the others try again every `electionInterval`. Postgres frees the lock the moment the
- * leader's session ends (a SIGKILL, a crash, a lost network), so another process takes over
- * within one interval; a leader that cannot reach its connection any more steps down.
+ * leader's session ends (a SIGKILL, a crash), so another process takes over within one interval.
+ *
+ * A partition is the harder case: the leader's connection stays open on both sides while nothing
+ * crosses it, and Postgres would keep the lock until TCP keepalives gave up (hours by default).
+ * So the leader's session carries `idle_session_timeout` (`leaderTimeout`, at least 5 intervals):
+ * the leader pings every interval, and a session silent for longer is ended by Postgres, which
+ * frees the lock. The leader itself gives up first: a ping unanswered within half that time makes
+ * it step down (its tasks stop) before Postgres can hand the lock to anyone else, so two
+ * processes never run the tasks at once.
  * No cluster configuration is needed: N identical processes on one database elect one leader.
  * Cluster runners (ClusterRunner) take part in the same election; `layerCluster` is the
  * Singleton alternative for an application that wants it (never both on one database).
@@ -16,7 +23,7 @@
 import { Singleton } from "@effect/cluster"
 import { SqlClient } from "@effect/sql"
 import type { Connection } from "@effect/sql/SqlConnection"
-import { Duration, Effect, Layer, Metric, Schedule, Scope } from "effect"
+import { Data, Duration, Effect, Layer, Metric, Schedule, Scope } from "effect"
 import * as Alerts from "./alerts/Alerts.js"
 import * as CircuitBreaker from "./CircuitBreaker.js"
 import * as DrainWatcher from "./DrainWatcher.js"
@@ -42,8 +49,18 @@ export interface MaintenanceOptions {
   readonly electionInterval?: Duration.DurationInput
 }
 
+/**
+ * How long a leader's session may stay silent before Postgres ends it and frees the lock: five
+ * election intervals, at least 5 s (so a busy event loop does not cost the lead).
+ */
+export const leaderTimeout = (interval: Duration.Duration): Duration.Duration =>
+  Duration.max(Duration.times(interval, 5), Duration.seconds(5))
+
 /** Two-key advisory lock space shared with the migration runner (key 1); key 2 is the leader's. */
 export const leaderLockKey = [0x5244_5256, 2] as const
+
+/** The leader's connection stopped answering (a partition, a hung server). */
+class LeaderSilent extends Data.TaggedError("LeaderSilent")<{ readonly message: string }> {}
 
 const tryLock = (connection: Connection) =>
   Effect.map(
@@ -64,7 +81,9 @@ const runTasks = (options: MaintenanceOptions) =>
 
 /**
  * One term: reserve a connection, try the lock; if it is ours, run the tasks until the
- * connection fails (then step down) — the scope of the term ends either way.
+ * connection fails or stops answering, then step down — the scope of the term ends either way.
+ * Statements on a silent connection are abandoned, not awaited (`Effect.disconnect`): the driver's
+ * cancel would wait seconds more for an answer that cannot come.
  */
 const term = (options: MaintenanceOptions, interval: Duration.Duration) =>
   Effect.scoped(Effect.gen(function*() {
@@ -72,22 +91,44 @@ const term = (options: MaintenanceOptions, interval: Duration.Duration) =>
     const connection = yield* sql.reserve
     const leading = yield* tryLock(connection)
     if (!leading) return false
+    const silence = leaderTimeout(interval)
+    const pingTimeout = Duration.unsafeDivide(silence, 2)
     yield* Effect.addFinalizer(() =>
-      Effect.ignore(connection.executeRaw("select pg_advisory_unlock($1, $2)", leaderLockKey)).pipe(
-        Effect.zipRight(Metric.set(Metrics.maintenanceLeader, 0))
+      Metric.set(Metrics.maintenanceLeader, 0).pipe(
+        Effect.zipRight(connection.executeRaw(
+          "select pg_advisory_unlock($1, $2), set_config('idle_session_timeout', '0', false)",
+          leaderLockKey
+        ).pipe(Effect.disconnect)),
+        // A partitioned connection never answers; Postgres ends that session and frees the lock itself.
+        Effect.timeout(pingTimeout),
+        Effect.ignore
       )
     )
-    yield* Metric.set(Metrics.maintenanceLeader, 1)
-    yield* Effect.logInfo("redrive maintenance: this process leads (runs the maintenance tasks)")
-    yield* runTasks(options)
-    // Lead while the connection (and so the lock) is alive.
-    yield* connection.executeRaw("select 1", []).pipe(Effect.repeat(Schedule.spaced(interval)))
+    const lead = Effect.gen(function*() {
+      yield* connection.executeRaw("select set_config('idle_session_timeout', $1, false)", [
+        `${Duration.toMillis(silence)}ms`
+      ])
+      yield* Metric.set(Metrics.maintenanceLeader, 1)
+      yield* Effect.logInfo("redrive maintenance: this process leads (runs the maintenance tasks)")
+      yield* runTasks(options)
+      // Lead while the connection (and so the lock) answers.
+      yield* connection.executeRaw("select 1", []).pipe(
+        Effect.disconnect,
+        Effect.timeoutFail({
+          duration: pingTimeout,
+          onTimeout: () => new LeaderSilent({ message: `no answer within ${Duration.format(pingTimeout)}` })
+        }),
+        Effect.repeat(Schedule.spaced(interval))
+      )
+    })
+    // Logged before the tasks are stopped: from here on this process starts no maintenance work.
+    yield* Effect.catchAllCause(lead, (cause) =>
+      Effect.logWarning("redrive maintenance: lost the leader's connection, stepping down", cause)
+    )
     return true
   })).pipe(
     Effect.catchAllCause((cause) =>
-      Effect.logWarning("redrive maintenance: lost the leader's connection, stepping down", cause).pipe(
-        Effect.as(false)
-      )
+      Effect.logDebug("redrive maintenance: could not take part in this election round", cause).pipe(Effect.as(false))
     )
   )
 

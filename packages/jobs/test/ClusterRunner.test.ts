@@ -7,8 +7,8 @@
 import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
 import { TestDatabase } from "@redrive/database/testing"
-import { Effect, Schedule } from "effect"
-import { type Runner, spawnRunner } from "./clusterFixtures.js"
+import { Effect } from "effect"
+import { ownedBy, spawnRunner } from "./clusterFixtures.js"
 import { processTestTimeout } from "./processFixtures.js"
 import { seedDeadLetters } from "./replayFixtures.js"
 
@@ -19,19 +19,6 @@ const handled = (requestId: string) =>
 const replayedInto = (dlq: number) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     Effect.map(sql<{ n: string }>`select count(*) as n from redrive.job where replay_of = ${dlq}`, (r) => Number(r[0]!.n)))
-
-/** Dead letters whose shard `owner` holds and `other` does not, once both agree (shards settle after a join). */
-const ownedBy = (owner: Runner, other: Runner, ids: ReadonlyArray<number>, want: number) =>
-  Effect.gen(function*() {
-    const found: Array<number> = []
-    for (const id of ids) {
-      const mine = yield* owner.ask({ op: "owns", entity: `dlq:${id}` })
-      const theirs = yield* other.ask({ op: "owns", entity: `dlq:${id}` })
-      if (mine.owns === true && theirs.owns === false) found.push(id)
-      if (found.length === want) return found
-    }
-    return yield* Effect.fail(new Error(`runner ${owner.pid} owns fewer than ${want} of ${ids.length} entities yet`))
-  }).pipe(Effect.retry({ schedule: Schedule.spaced("500 millis"), times: 60 }))
 
 layer(TestDatabase.layer, { excludeTestServices: true, timeout: "150 seconds" })("two cluster runners", (it) => {
   it.scoped("route a persisted command to the owner, and fail a dead owner's entity over to the survivor, once", () =>

@@ -5,8 +5,9 @@
 import { SingleRunner } from "@effect/cluster"
 import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
-import { Factory, TestDatabase } from "@redrive/database/testing"
+import { AdminClient, Cleanup, Factory, TestDatabase } from "@redrive/database/testing"
 import { Effect, Layer } from "effect"
+import * as ClusterRunner from "../src/ClusterRunner.js"
 import * as Maintenance from "../src/Maintenance.js"
 import { leaderLockKey } from "../src/Maintenance.js"
 import { processTestTimeout, spawnWorker } from "./processFixtures.js"
@@ -64,4 +65,21 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "120 seconds" })
       )
       assert.strictEqual(yield* eventually(state, (s) => s === "available", "30 seconds"), "available")
     }).pipe(Effect.scoped))
+
+  // A demo or worker left running on the server's admin database leads its maintenance for as
+  // long as it lives (and a cluster runner holds its start lock while it builds); test setup
+  // (templates, cleanup) takes its own lock there and must not wait for either.
+  it.scoped("a leading maintenance process does not block test setup on the same database", () =>
+    Effect.gen(function*() {
+      const info = yield* TestDatabase.TestDatabaseInfo
+      const service = yield* AdminClient.adminSession(info.adminDatabaseUrl)
+      for (const key of [leaderLockKey, ClusterRunner.startLockKey]) {
+        const [held] = yield* service.query("select pg_try_advisory_lock($1, $2) as held", key)
+        assert.strictEqual(held?.["held"], true)
+      }
+      const setup = yield* AdminClient.adminSession(info.adminDatabaseUrl)
+      // Disconnected: taking the lock is uninterruptible, and a blocked setup must fail the test, not hang it.
+      const ran = yield* Cleanup.withLock(setup, Effect.succeed("setup ran")).pipe(Effect.disconnect, Effect.timeout("5 seconds"))
+      assert.strictEqual(ran, "setup ran")
+    }))
 })

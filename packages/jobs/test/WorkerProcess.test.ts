@@ -37,7 +37,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "120 seconds" })
           CONCURRENCY: "10",
           BATCH_SIZE: "10"
         })
-        yield* eventually(count(`run_log where event = 'start' and pid = ${worker.pid}`), (n) => n >= 12, "60 seconds")
+        yield* eventually(count(`run_log where event = 'start' and pid = ${worker.pid}`), (n) => n >= 22, "60 seconds")
         const signalled = Date.now()
         worker.child.kill(signal)
         const code = yield* worker.exited
@@ -58,11 +58,17 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "120 seconds" })
         const gone = Array.from({ length: 40 }, (_, n) => n).filter((n) => !waiting.some((w) => w.n === n))
         assert.deepStrictEqual(gone.filter((n) => !ended.some((e) => e.n === n)), [])
         // And what finished was settled, not left to run again — except a job whose handler
-        // logged its end (the handler's last statement) just as the grace ran out: the
+        // logged its end (the handler's last statement) around the time the grace ran out: the
         // interruption can land between that insert and the handler's return, and such a job is
-        // released (attempt restored), as any interrupted job is. At most a couple can be.
-        const endedAndWaiting = waiting.filter((w) => ended.some((e) => e.n === w.n))
-        assert.isAtMost(endedAndWaiting.length, 2, JSON.stringify(endedAndWaiting))
+        // released (attempt restored), as any interrupted job is. How many do depends on the
+        // machine's load; what must hold is that every job that ended well before the signal
+        // (300 ms; the first ten ended ~400 ms before it) was settled.
+        const endedEarly = yield* sql<{ n: number }>`
+          select distinct n from run_log where event = 'end' and pid = ${worker.pid}
+            and at < to_timestamp(${(signalled - 300) / 1000})`
+        assert.isAbove(endedEarly.length, 0, "jobs ended well before the signal")
+        const releasedAfterEnding = waiting.filter((w) => endedEarly.some((e) => e.n === w.n))
+        assert.deepStrictEqual(releasedAfterEnding, [], "a job that ended before the signal was settled")
         assert.isAbove(gone.length, 0)
         assert.isAbove(waiting.length, 0)
       }).pipe(Effect.scoped), processTestTimeout)

@@ -40,11 +40,15 @@ export const spawnRunner = (url: Redacted.Redacted, env: Record<string, string> 
       )
     const replies = () =>
       output().split("\n").filter((l) => l.startsWith("REPLY ")).map((l) => JSON.parse(l.slice(6)) as Record<string, unknown>)
+    // The same command may be asked again (polling for ownership): wait for a reply newer than
+    // those already printed for that line.
     const ask = (command: Record<string, unknown>, timeoutMs = 30_000) =>
       Effect.suspend(() => {
         const line = JSON.stringify(command)
+        const answers = () => replies().filter((r) => r.line === line)
+        const before = answers().length
         child.stdin?.write(`${line}\n`)
-        return poll(() => replies().find((r) => r.line === line), `reply to ${line}`, timeoutMs)
+        return poll(() => answers()[before], `reply to ${line}`, timeoutMs)
       })
     yield* poll(() => (/runner ready/.test(output()) ? true : undefined), "ready line", 90_000)
     return {
@@ -56,3 +60,16 @@ export const spawnRunner = (url: Redacted.Redacted, env: Record<string, string> 
       exited
     } satisfies Runner
   })
+
+/** Dead letters whose shard `owner` holds and `other` does not, once both agree (shards settle after a join). */
+export const ownedBy = (owner: Runner, other: Runner, ids: ReadonlyArray<number>, want: number) =>
+  Effect.gen(function*() {
+    const found: Array<number> = []
+    for (const id of ids) {
+      const mine = yield* owner.ask({ op: "owns", entity: `dlq:${id}` })
+      const theirs = yield* other.ask({ op: "owns", entity: `dlq:${id}` })
+      if (mine.owns === true && theirs.owns === false) found.push(id)
+      if (found.length === want) return found
+    }
+    return yield* Effect.fail(new Error(`runner ${owner.pid} owns fewer than ${want} of ${ids.length} entities yet`))
+  }).pipe(Effect.retry({ schedule: Schedule.spaced("500 millis"), times: 60 }))

@@ -121,8 +121,12 @@ export const decide = (
   return { drop, mark }
 }
 
-/** Two-key advisory lock space of the test setup (the migration runner uses [0x52445256, 1]). */
-const lockKey = [0x5244_5256, 2] as const
+/**
+ * The test setup's key in Redrive's two-key advisory lock space: the migration runner holds
+ * [0x52445256, 1], maintenance's leader 2 (for as long as it leads) and a starting cluster runner
+ * 3; sharing one of them, a Redrive service running on the admin database would block test setup.
+ */
+export const lockKey = [0x5244_5256, 4] as const
 
 /**
  * Runs `effect` holding the setup lock on the session's database (advisory locks are per

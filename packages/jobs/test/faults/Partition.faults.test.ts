@@ -1,13 +1,27 @@
 /**
  * A network partition between one worker process and Postgres: a TCP proxy stops forwarding
- * without closing anything. The cut-off worker's leases expire, the other worker rescues and
- * finishes its jobs; when the partition heals, the cut-off worker's late settles reach Postgres
- * and are refused (a worker settles only rows it still leases): no job completes twice.
+ * without closing anything. The cut-off worker is the maintenance leader: it steps down, Postgres
+ * ends its silent session and frees the lock, and the other worker leads (never both at once). The
+ * cut-off worker's leases expire, the other worker rescues and finishes its jobs; when the
+ * partition heals, the cut-off worker's late settles reach Postgres and are refused (a worker
+ * settles only rows it still leases): no job completes twice.
  */
 import { assert, layer } from "@effect/vitest"
 import { TestDatabase } from "@redrive/database/testing"
 import { Effect, Redacted } from "effect"
-import { createFaultTables, enqueue, outcome, query, queue, scalar, spawnFaultWorker, until } from "./faultFixtures.js"
+import {
+  createFaultTables,
+  enqueue,
+  leads,
+  loggedAt,
+  outcome,
+  query,
+  queue,
+  scalar,
+  spawnFaultWorker,
+  stepsDown,
+  until
+} from "./faultFixtures.js"
 import { tcpProxy } from "./tcpProxy.js"
 
 const jobs = 400
@@ -37,10 +51,10 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "120 seconds" })
       const target = new URL(Redacted.value(runtimeUrl))
       const proxy = yield* tcpProxy({ host: target.hostname, port: Number(target.port || 5432) })
 
-      // The direct worker leads maintenance (the rescuer), so the partition does not hold the lead.
-      const direct = yield* spawnFaultWorker(runtimeUrl, settings)
-      yield* direct.waitFor(/this process leads/)
+      // The worker behind the proxy leads maintenance (the rescuer): the partition takes the leader.
       const cut = yield* spawnFaultWorker(via(runtimeUrl, proxy.port), settings)
+      yield* cut.waitFor(leads)
+      const direct = yield* spawnFaultWorker(runtimeUrl, settings)
       const cutId = `fault-${cut.pid}`
       yield* enqueue(url, 0, jobs)
       const heldByCut = `select count(*) from redrive.job where state = 'running' and locked_by = '${cutId}'`
@@ -53,8 +67,15 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "120 seconds" })
       const ids = yield* scalar(url, `select count(*) from public.fault_held`)
       assert.isAbove(ids, 0)
 
-      // Its leases expire; the direct worker rescues and finishes every one of them.
+      // The leader steps down; Postgres ends its silent session, and the direct worker leads.
       const partitionedAt = Date.now()
+      const directLeads = yield* direct.waitFor(leads, 60_000)
+      const leaderFailover = (directLeads - partitionedAt) / 1000
+      const stepDown = loggedAt(cut.output(), stepsDown)[0]
+      assert.isDefined(stepDown, `the cut-off leader did not step down:\n${cut.output().slice(-3000)}`)
+      assert.isBelow(stepDown!, loggedAt(direct.output(), leads)[0]!, "two leaders at once")
+
+      // Its leases expire; the new leader's rescuer frees them, the direct worker finishes every one.
       yield* until(url, `select count(*) from redrive.job where id in (select id from public.fault_held)`, (n) => n === 0, "60 seconds", "100 millis")
       const rescuedIn = (Date.now() - partitionedAt) / 1000
 
@@ -72,7 +93,9 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "120 seconds" })
         `select count(distinct job_id) from public.fault_run where job_id in (select id from public.fault_held) and pid = ${cut.pid}`
       )
       console.log(
-        `fault suite partition: ${ids} jobs leased by the cut-off worker, rescued and finished elsewhere ${rescuedIn.toFixed(1)} s ` +
+        `fault suite partition: the cut-off leader stepped down ${((stepDown! - partitionedAt) / 1000).toFixed(1)} s after the cut, ` +
+          `the other worker led after ${leaderFailover.toFixed(1)} s; ` +
+          `${ids} jobs leased by the cut-off worker, rescued and finished elsewhere ${rescuedIn.toFixed(1)} s ` +
           `after the cut; ${ranOnCut} of them had run there (their settles arrived late); settled by it: ${settledByCut}; ` +
           `ran more than their policy says: ${result.ranTwice.length}; settled twice: ${result.settledTwice}`
       )

@@ -2,16 +2,25 @@
  * The fault suite's shared parts: the worker process it spawns (one helper, so a runner process
  * can take its place), the tables it counts with, and the checks every scenario ends with.
  */
-import { AdminClient } from "@redrive/database/testing"
+import { AdminClient, Scratch } from "@redrive/database/testing"
 import { Duration, Effect, type Redacted, Schedule } from "effect"
 import { fileURLToPath } from "node:url"
 import { spawnScript } from "../processFixtures.js"
 
 const faultWorkerScript = fileURLToPath(new URL("../fixtures/faultWorker.ts", import.meta.url))
 
-/** The process under test (connected as `url`, the runtime role's): fixtures/faultWorker.ts (FAULT_* env), SIGKILLed when the scope closes. */
+/**
+ * The process under test (connected as `url`, the runtime role's): fixtures/faultWorker.ts
+ * (FAULT_* env), a cluster runner on a free port unless FAULT_CLUSTER=0; SIGKILLed when the
+ * scope closes.
+ */
 export const spawnFaultWorker = (url: Redacted.Redacted, env: Record<string, string> = {}) =>
-  Effect.tap(spawnScript(faultWorkerScript, url, env), (p) => p.waitFor(/fault worker ready/, 120_000))
+  Effect.gen(function*() {
+    const runner = env["FAULT_CLUSTER"] === "0" ? {} : { FAULT_RUNNER_PORT: String(yield* Scratch.freePort) }
+    const p = yield* spawnScript(faultWorkerScript, url, { ...runner, ...env })
+    yield* p.waitFor(/fault worker ready/, 120_000)
+    return p
+  })
 
 export const queue = "q-fault"
 
@@ -118,3 +127,20 @@ export const outcome = (url: Redacted.Redacted, jobs: number) =>
     const settles = yield* scalar(url, `select count(*) from public.fault_settle`)
     return { jobs, unfinished, deadLettered, neverRan, retriedAsPolicy, ranTwice, settledTwice, settles } satisfies Outcome
   })
+
+/**
+ * When each line of `output` matching `pattern` was logged, in ms since the epoch. Effect's
+ * pretty logger stamps local wall-clock time of day (`[18:02:15.565]`): today's date is assumed,
+ * which holds for a test that runs minutes, not across midnight.
+ */
+export const loggedAt = (output: string, pattern: RegExp): ReadonlyArray<number> =>
+  output.split("\n").flatMap((line) => {
+    const at = pattern.test(line) ? /^\[(\d\d):(\d\d):(\d\d)\.(\d\d\d)\]/.exec(line) : null
+    if (at === null) return []
+    const day = new Date()
+    day.setHours(Number(at[1]), Number(at[2]), Number(at[3]), Number(at[4]))
+    return [day.getTime()]
+  })
+
+export const leads = /this process leads/
+export const stepsDown = /stepping down/
