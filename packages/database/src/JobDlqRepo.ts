@@ -19,6 +19,16 @@ export const PageRequest = Schema.Struct({
 })
 export type PageRequest = typeof PageRequest.Encoded
 
+/**
+ * Narrowings of an inspection page that a stored filter (bulk replay, purge) never carries: free
+ * text in the reason. It scans the pending rows in the page's order until the page is full, so a
+ * rare phrase over a large DLQ is best combined with the indexed filters.
+ */
+export interface ListOptions {
+  /** Case-insensitive substring of `error_reason`. */
+  readonly reasonContains?: string | undefined
+}
+
 export interface Page<A> {
   readonly items: ReadonlyArray<A>
   /** Pass back to get the next page; null on the last page. */
@@ -91,14 +101,17 @@ const make = (cursorKey: Redacted.Redacted<string>) =>
     const selectPage = SqlSchema.findAll({
       Request: Schema.Struct({
         filter: Schema.typeSchema(DlqFilter),
+        reasonContains: Schema.NullOr(Schema.String),
         after: Schema.NullOr(Schema.Struct({ at: Schema.DateFromSelf, id: Schema.Number })),
         limit: Schema.Number
       }),
       Result: JobDlq,
-      execute: ({ after, filter, limit }) => {
+      execute: ({ after, filter, limit, reasonContains }) => {
         const clauses = [
           sql`replayed_at is null`,
           ...DlqFilterSql.clauses(sql, filter),
+          // strpos, not like: the text needs no escaping of % and _.
+          ...(reasonContains !== null ? [sql`strpos(lower(error_reason), lower(${reasonContains})) > 0`] : []),
           ...(after !== null ? [sql`(dlq_at, id) < (${after.at}, ${after.id})`] : [])
         ]
         // Columns aliased in camelCase and the name transform skipped: renaming every key of every
@@ -112,8 +125,17 @@ const make = (cursorKey: Redacted.Redacted<string>) =>
      * Unreplayed dead letters, newest first, one page at a time. Keyset pagination over
      * (dlq_at desc, id desc): rows inserted between fetches never shift or repeat a page.
      */
-    const listPending = Effect.fn("JobDlqRepo.listPending")(function*(input: DlqFilterInput, page: PageRequest = {}) {
+    const listPending = Effect.fn("JobDlqRepo.listPending")(function*(
+      input: DlqFilterInput,
+      page: PageRequest = {},
+      options: ListOptions = {}
+    ) {
       const filter = yield* decodeFilter(input)
+      const reasonContains = options.reasonContains === undefined || options.reasonContains === ""
+        ? null
+        : options.reasonContains
+      // The cursor is bound to everything that narrows the page, the reason text included.
+      const bound = reasonContains === null ? filter : { ...filter, reasonContains }
       const limit = page.limit ?? 50
       if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
         return yield* new InvalidLimit({ field: "limit", limit, message: `limit must be an integer in 1..500, got ${limit}` })
@@ -122,14 +144,14 @@ const make = (cursorKey: Redacted.Redacted<string>) =>
       const tenant = Option.getOrNull(yield* FiberRef.get(currentTenant))
       const after = page.cursor === undefined || page.cursor === null
         ? null
-        : yield* Cursor.decode(secret, page.cursor, filter, tenant)
-      const rows = yield* selectPage({ filter, after, limit: limit + 1 }).pipe(
+        : yield* Cursor.decode(secret, page.cursor, bound, tenant)
+      const rows = yield* selectPage({ filter, reasonContains, after, limit: limit + 1 }).pipe(
         Effect.mapError(fromSqlError("JobDlqRepo.listPending"))
       )
       const items = rows.slice(0, limit)
       const last = items[items.length - 1]
       const nextCursor = rows.length > limit && last !== undefined
-        ? Cursor.encode(secret, { at: last.dlqAt, id: last.id }, filter, tenant)
+        ? Cursor.encode(secret, { at: last.dlqAt, id: last.id }, bound, tenant)
         : null
       return { items, nextCursor } satisfies Page<JobDlq>
     })

@@ -39,6 +39,22 @@ export const FailureStats = Schema.Struct({
 })
 export type FailureStats = typeof FailureStats.Type
 
+/** One minute of failure_stat, summed over the queues, types and classes the caller can see. */
+export const TimelineBucket = Schema.Struct({
+  at: Schema.DateFromSelf,
+  failures: Count,
+  deadLettered: Count,
+  recovered: Count
+})
+export type TimelineBucket = typeof TimelineBucket.Type
+
+export interface TimelineRequest {
+  /** Whole minutes back from the current one (the current minute included). */
+  readonly minutes: number
+  /** Only this tenant's counters (an admin narrowing the view; a tenant block sees its own anyway). */
+  readonly tenantId?: string | undefined
+}
+
 export class StatsRepo extends Effect.Service<StatsRepo>()("@redrive/database/StatsRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -61,7 +77,31 @@ export class StatsRepo extends Effect.Service<StatsRepo>()("@redrive/database/St
                  retry_success_rate_24h as "retrySuccessRate24h"
           from redrive.failure_stats order by tenant_id, queue, type, error_class`
     })
+    // A row per minute, zeros included, so a chart's x axis has no gaps. The counters are summed
+    // over a range of the bucket index first (joining the series to the table made the planner
+    // scan all of failure_stat: 55 ms at 1,000,000 dead letters' counters, bench:console).
+    const timeline = SqlSchema.findAll({
+      Request: Schema.Struct({ minutes: Schema.Int, tenantId: Schema.NullOr(Schema.String) }),
+      Result: TimelineBucket,
+      execute: (r) =>
+        sql.withoutTransforms()`with since as (select date_trunc('minute', now()) - make_interval(mins => ${r.minutes} - 1) as at),
+          per_minute as (
+            select f.bucket, sum(f.failures) as failures, sum(f.dead_lettered) as dead_lettered, sum(f.recovered) as recovered
+            from redrive.failure_stat f
+            where f.bucket >= (select at from since)
+              ${r.tenantId === null ? sql`` : sql`and f.tenant_id = ${r.tenantId}`}
+            group by f.bucket)
+          select m.at, coalesce(p.failures, 0)::int as failures, coalesce(p.dead_lettered, 0)::int as "deadLettered",
+                 coalesce(p.recovered, 0)::int as recovered
+          from generate_series((select at from since), date_trunc('minute', now()), interval '1 minute') as m(at)
+          left join per_minute p on p.bucket = m.at
+          order by m.at`
+    })
     return {
+      timeline: (r: TimelineRequest) =>
+        timeline({ minutes: r.minutes, tenantId: r.tenantId ?? null }).pipe(
+          Effect.mapError(fromSqlError("StatsRepo.timeline"))
+        ),
       queueHealth: queueHealth(undefined).pipe(Effect.mapError(fromSqlError("StatsRepo.queueHealth"))),
       failureStats: failureStats(undefined).pipe(Effect.mapError(fromSqlError("StatsRepo.failureStats")))
     } as const

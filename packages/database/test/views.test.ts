@@ -32,9 +32,17 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
       yield* job({ state: "completed", completedAt: new Date() })
       yield* job({ state: "cancelled", completedAt: new Date() })
       yield* Factory.insertDeadLetter({ tenantId, queue: q1, dlqAt: minutes(30) })
-      yield* Factory.insertDeadLetter({ tenantId, queue: q1, dlqAt: minutes(60 * 23) })
+      const purged = yield* Factory.insertDeadLetter({ tenantId, queue: q1, dlqAt: minutes(60 * 23) })
       yield* Factory.insertDeadLetter({ tenantId, queue: q1, dlqAt: minutes(60 * 25) }) // older than 24 h
       yield* Factory.insertDeadLetter({ tenantId, queue: q2, dlqAt: minutes(2) }) // a queue with dead letters only
+      // What the settles of those dead letters counted (0027: the view reads the counters, not job_dlq).
+      yield* Factory.insertFailureStat({ tenantId, queue: q1, at: minutes(30), deadLettered: 1, failures: 1 })
+      yield* Factory.insertFailureStat({ tenantId, queue: q1, at: minutes(60 * 23), deadLettered: 1, failures: 1 })
+      yield* Factory.insertFailureStat({ tenantId, queue: q1, at: minutes(60 * 25), deadLettered: 1, failures: 1 })
+      yield* Factory.insertFailureStat({ tenantId, queue: q1, at: minutes(3), failures: 4 }) // retried failures only
+      yield* Factory.insertFailureStat({ tenantId, queue: q2, at: minutes(2), deadLettered: 1, failures: 1 })
+      // A purge deletes the row, not the fact that the job died today.
+      yield* sql`delete from redrive.job_dlq where id = ${purged.id}`
 
       const started = Date.now()
       const rows = yield* sql<{

@@ -16,15 +16,11 @@ import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { DatabaseError as DbError, type DlqFilter, Ids, Input, Tenant } from "@redrive/database"
 import { Context, Duration, Effect, FiberRef, Layer, Option, Schema } from "effect"
+import { ErrorGroupNotFound } from "./OperationErrors.js"
+export { ErrorGroupNotFound } from "./OperationErrors.js"
 
 type DatabaseError = DbError.DatabaseError
 type InvalidRow = DbError.InvalidRow
-
-export class ErrorGroupNotFound extends Schema.TaggedError<ErrorGroupNotFound>()("Redrive/ErrorGroupNotFound", {
-  type: Schema.String,
-  errorClass: Schema.String,
-  fingerprint: Schema.String
-}) {}
 
 /** A group's key as callers write it; `tenantId` narrows it to one tenant's share. */
 export interface GroupKeyInput {

@@ -25,6 +25,10 @@ import * as Limits from "./Limits.js"
 import * as Metrics from "./Metrics.js"
 import * as Notify from "./Notify.js"
 import { InvalidPayload, UnknownJobType } from "./Replay.js"
+import { CancelResult, RetryNowResult } from "./JobCommandResults.js"
+import { JobNotFound, JobRunning, JobAlreadyFinished } from "./OperationErrors.js"
+export { CancelResult, Reason, RetryNowResult } from "./JobCommandResults.js"
+export { JobNotFound, JobRunning, JobAlreadyFinished } from "./OperationErrors.js"
 
 type DatabaseError = DbError.DatabaseError
 type InvalidRow = DbError.InvalidRow
@@ -60,8 +64,6 @@ export type View = typeof View.Type
 /** Who issues a command (a user, an API key name): recorded in the job's history. */
 export const Actor = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256))
 
-/** Why a job is cancelled, kept in its history entry. */
-export const Reason = Schema.String.pipe(Schema.maxLength(1000))
 
 export interface CancelInput {
   /** The job's id: `3` or `"3"`. */
@@ -70,12 +72,6 @@ export interface CancelInput {
   readonly reason?: string | undefined
 }
 
-export const CancelResult = Schema.Struct({
-  job: JobModel.Job.json,
-  /** true when the job was cancelled before this call: it is returned unchanged (no new history entry). */
-  alreadyCancelled: Schema.Boolean
-})
-export type CancelResult = typeof CancelResult.Type
 
 export interface RetryNowInput {
   /** The job's id: `3` or `"3"`. */
@@ -83,33 +79,6 @@ export interface RetryNowInput {
   readonly by: string
 }
 
-export const RetryNowResult = Schema.Struct({
-  job: JobModel.Job.json,
-  /** false when the job was already due: `run_at` is unchanged (the workers are still woken). */
-  rescheduled: Schema.Boolean
-})
-export type RetryNowResult = typeof RetryNowResult.Type
-
-export class JobNotFound extends Schema.TaggedError<JobNotFound>()("Redrive/JobNotFound", {
-  id: Schema.Number
-}) {}
-
-/**
- * The job is running: a worker holds its lease and owns the row until it settles, so it cannot
- * be cancelled or rescheduled from outside (the settle would overwrite us, or we would cancel
- * work that is half done). Wait for it to settle, or let the handler discard it.
- */
-export class JobRunning extends Schema.TaggedError<JobRunning>()("Redrive/JobRunning", {
-  id: Schema.Number,
-  lockedBy: Schema.NullOr(Schema.String),
-  lockedUntil: Schema.NullOr(Schema.Date)
-}) {}
-
-/** The job has completed (kept under a retention), or was cancelled and cannot run now. */
-export class JobAlreadyFinished extends Schema.TaggedError<JobAlreadyFinished>()("Redrive/JobAlreadyFinished", {
-  id: Schema.Number,
-  state: Schema.Literal("completed", "cancelled")
-}) {}
 
 export interface RerunInput {
   /** The finished job's id: `3` or `"3"`. */

@@ -9,7 +9,9 @@
  * `layer(partial)` or `layerConfig` provide other values.
  */
 import { DlqFilter } from "@redrive/database"
-import { Config, type ConfigError, ConfigProvider, Context, Effect, Layer, Schema } from "effect"
+import { Config, type ConfigError, ConfigProvider, Context, Effect, Layer } from "effect"
+import { PayloadTooLarge } from "./OperationErrors.js"
+export { PayloadTooLarge } from "./OperationErrors.js"
 
 export interface Limits {
   /** One job's payload, as encoded JSON (REDRIVE_MAX_PAYLOAD_BYTES). */
@@ -60,16 +62,6 @@ export const layer = (limits: Partial<Limits> = {}): Layer.Layer<never> =>
 
 /** The limits read through the ambient ConfigProvider. */
 export const layerConfig: Layer.Layer<never, ConfigError.ConfigError> = Layer.effect(Current, config)
-
-/**
- * A payload (or a batch of them) over its byte limit; nothing was written. `field` names it:
- * `payload`, `payloads[3]`, or `payloads` for a batch's total.
- */
-export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("Redrive/PayloadTooLarge", {
-  field: Schema.String,
-  bytes: Schema.Int,
-  limit: Schema.Int
-}) {}
 
 export const byteLength = (text: string): number => Buffer.byteLength(text, "utf8")
 

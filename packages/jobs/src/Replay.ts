@@ -29,45 +29,14 @@ import { JobRegistry } from "./JobRegistry.js"
 import * as Limits from "./Limits.js"
 import * as Metrics from "./Metrics.js"
 import * as Notify from "./Notify.js"
+import { InvalidPayload, UnknownJobType, ReplayRequestNotFound, ReplayRequestConflict, InvalidBulkReplay } from "./OperationErrors.js"
+export { InvalidPayload, UnknownJobType, ReplayRequestNotFound, ReplayRequestConflict, InvalidBulkReplay } from "./OperationErrors.js"
 
 const { DeadLetterNotFound } = DbError
 type DeadLetterNotFound = DbError.DeadLetterNotFound
 type DatabaseError = DbError.DatabaseError
 type InvalidRow = DbError.InvalidRow
 type ReplayRequest = RR.ReplayRequest
-
-/** An edited payload does not decode with its job type's Schema; nothing was written. */
-export class InvalidPayload extends Schema.TaggedError<InvalidPayload>()("Redrive/InvalidPayload", {
-  type: Schema.String,
-  /** The offending field as a dotted path (`address.zip`), or `payload` when the whole value is wrong. */
-  field: Schema.String,
-  path: Schema.Array(Schema.Union(Schema.String, Schema.Number)),
-  message: Schema.String
-}) {}
-
-/** A payload was edited for a job type this process has no definition for, so it cannot be validated. */
-export class UnknownJobType extends Schema.TaggedError<UnknownJobType>()("Redrive/UnknownJobType", {
-  type: Schema.String
-}) {}
-
-export class ReplayRequestNotFound extends Schema.TaggedError<ReplayRequestNotFound>()(
-  "Redrive/ReplayRequestNotFound",
-  { id: Schema.String }
-) {}
-
-/**
- * The id is taken in this scope but its request could not be read back (it was deleted meanwhile).
- * Ids are unique per tenant: another tenant's request with the same id never causes this.
- */
-export class ReplayRequestConflict extends Schema.TaggedError<ReplayRequestConflict>()(
-  "Redrive/ReplayRequestConflict",
-  { id: Schema.String }
-) {}
-
-export class InvalidBulkReplay extends Schema.TaggedError<InvalidBulkReplay>()("Redrive/InvalidBulkReplay", {
-  field: Schema.String,
-  message: Schema.String
-}) {}
 
 export interface ReplayOneInput {
   /** The dead letter's id: `3` or `"3"` (a bad one is InvalidInput naming `id`). */

@@ -57,6 +57,9 @@ export class Operations extends Context.Tag("@redrive/server/Operations")<Operat
   readonly mute: Op<W.MuteRequest, T<typeof W.Mute>>
   readonly unmute: Op<W.UnmuteRequest, T<typeof W.Mute>>
   readonly stats: Read<W.Stats>
+  readonly statsQueues: Read<W.QueueStats>
+  readonly statsTimeline: Op<W.StatsTimelineRequest, W.StatsTimeline>
+  readonly session: Read<W.Session>
   readonly keysList: Read<ReadonlyArray<ApiKeyInfo>>
   readonly keysCreate: Op<W.CreateKeyRequest, CreatedKey>
   readonly keysRevoke: Op<{ readonly id: number }, ApiKeyInfo>
@@ -151,7 +154,7 @@ const make = Effect.gen(function*() {
         asPrincipal(p, deadLetters.listPending(r.filter ?? {}, {
           ...(r.limit !== undefined ? { limit: r.limit } : {}),
           ...(r.cursor !== undefined ? { cursor: r.cursor } : {})
-        }))
+        }, { reasonContains: r.reasonContains }))
       ),
 
     dlqGet: (p: PrincipalData, r: { readonly id: number }) =>
@@ -388,6 +391,20 @@ const make = Effect.gen(function*() {
 
     stats: (p: PrincipalData) =>
       run("stats", asPrincipal(p, Effect.all({ queues: stats.queueHealth, failures: stats.failureStats }))),
+
+    statsQueues: (p: PrincipalData) =>
+      run("stats.queues", asPrincipal(p, Effect.map(stats.queueHealth, (queues) => ({ queues })))),
+
+    statsTimeline: (p: PrincipalData, r: W.StatsTimelineRequest) =>
+      run(
+        "stats.timeline",
+        Effect.flatMap(
+          tenantScope(p, r.tenantId),
+          (tenantId) => asPrincipal(p, stats.timeline({ minutes: r.minutes ?? 60, tenantId }))
+        ).pipe(Effect.map((buckets) => ({ buckets })))
+      ),
+
+    session: (p: PrincipalData) => Effect.succeed({ name: p.name, tenant: p.tenant, access: p.access }),
 
     keysList: (p: PrincipalData) => run("keys.list", Effect.zipRight(requireAdmin(p, "list keys"), keys.list())),
 

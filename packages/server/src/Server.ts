@@ -1,13 +1,14 @@
 /**
  * Redrive's server: the HTTP API (`/v1`, OpenAPI at `/openapi.json`, docs at `/docs`) and the
- * Effect RPC endpoint (`/rpc`) on one port, plus `/healthz`, `/readyz` and `/metrics`. Built on
- * `Redrive.layer` (or `Redrive.layerWorker` with `worker`), with `JobEntity` on a SingleRunner
+ * Effect RPC endpoint (`/rpc`) on one port, plus `/healthz`, `/readyz`, `/metrics` and the web console
+ * at `/` (console/ConsoleRoutes.ts). Built on `Redrive.layer` (or `Redrive.layerWorker` with `worker`), with `JobEntity` on a SingleRunner
  * whose messages live in Postgres, so replay, cancel and retry-now are persisted and deduplicated
  * (or, with `cluster`, on a ClusterRunner shared with the other runners of the database).
  *
  * Settings (Config, from the environment unless given): REDRIVE_HTTP_PORT (default 8080),
- * REDRIVE_HTTP_HOST (default 127.0.0.1), REDRIVE_HTTP_MAX_BODY_BYTES (default 1 MiB), and what
- * Redrive.layer reads (DATABASE_URL, REDRIVE_CURSOR_SECRET, …).
+ * REDRIVE_HTTP_HOST (default 127.0.0.1), REDRIVE_HTTP_MAX_BODY_BYTES (default 1 MiB),
+ * REDRIVE_CONSOLE_DIR (default: the workspace's built packages/console/dist), and what Redrive.layer
+ * reads (DATABASE_URL, REDRIVE_CURSOR_SECRET, …).
  */
 import { HttpApiScalar, HttpLayerRouter } from "@effect/platform"
 import { NodeContext, NodeHttpServer } from "@effect/platform-node"
@@ -18,8 +19,9 @@ import type { ShardingConfig } from "@effect/cluster/ShardingConfig"
 import { Config, Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import * as ApiKeys from "./auth/ApiKeys.js"
+import * as ConsoleRoutes from "./console/ConsoleRoutes.js"
 import { RedriveApi } from "./http/Api.js"
-import * as Authorization from "./http/Authorization.js"
+import * as AuthorizationLayer from "./http/AuthorizationLayer.js"
 import * as HttpHandlers from "./http/Handlers.js"
 import * as InputGate from "./http/InputGate.js"
 import * as OpsRoutes from "./http/OpsRoutes.js"
@@ -62,14 +64,16 @@ export interface ServerOptions {
    * `shardingConfig` above is merged over `runner.shardingConfig`.
    */
   readonly cluster?: { readonly runner?: ClusterRunner.ClusterRunnerOptions } | undefined
+  /** The built web console to serve at `/`; default REDRIVE_CONSOLE_DIR, else the workspace's packages/console/dist. */
+  readonly consoleDirectory?: string
 }
 
 /** The routes (API, RPC, docs, ops) over the services; needs Operations' services and the router. */
-const routes = (maxBodyBytes: number) =>
+const routes = (maxBodyBytes: number, consoleDirectory: string | undefined) =>
   Layer.mergeAll(
     HttpLayerRouter.addHttpApi(RedriveApi, { openapiPath: "/openapi.json" }).pipe(
       Layer.provide(HttpHandlers.layer),
-      Layer.provide(Authorization.layer)
+      Layer.provide(AuthorizationLayer.layer)
     ),
     RpcServer.layerHttpRouter({ group: RedriveRpcs, path: "/rpc", protocol: "http" }).pipe(
       Layer.provide(RpcHandlers.layerHandlers),
@@ -78,6 +82,7 @@ const routes = (maxBodyBytes: number) =>
     ),
     HttpApiScalar.layerHttpLayerRouter({ api: RedriveApi, path: "/docs" }),
     OpsRoutes.layer,
+    ConsoleRoutes.layer(consoleDirectory),
     HttpLayerRouter.middleware(InputGate.make({ maxBodyBytes }), { global: true })
   )
 
@@ -112,7 +117,7 @@ export const layer = (options: ServerOptions = {}) =>
     const env = yield* httpConfig
     const http = { ...env, ...options.http }
     // serve's request logger writes method, URL and status, never headers: no key reaches a log line.
-    return HttpLayerRouter.serve(routes(http.maxBodyBytes)).pipe(
+    return HttpLayerRouter.serve(routes(http.maxBodyBytes, options.consoleDirectory)).pipe(
       Layer.provide(services(options)),
       Layer.provide(NodeHttpServer.layer(createServer, { port: http.port, host: http.host })),
       Layer.provide(NodeContext.layer)

@@ -3,8 +3,15 @@
  * requests (plain JSON; every request refuses unknown fields and reports every problem, not only
  * the first) and the responses (the JSON variants of the models).
  */
-import { Control, ControlEvent, type DlqFilter, Job, JobDlq, ReplayRequest, StatsRepo } from "@redrive/database"
-import { JobCommands } from "@redrive/jobs"
+// Deep imports of definition modules only: the console's browser bundle includes this file.
+import * as Control from "@redrive/database/Control"
+import * as ControlEvent from "@redrive/database/ControlEvent"
+import type * as DlqFilter from "@redrive/database/DlqFilter"
+import * as Job from "@redrive/database/Job"
+import * as JobDlq from "@redrive/database/JobDlq"
+import * as ReplayRequest from "@redrive/database/ReplayRequest"
+import * as StatsRepo from "@redrive/database/StatsRepo"
+import * as JobCommands from "@redrive/jobs/JobCommandResults"
 import { Schema } from "effect"
 
 
@@ -71,6 +78,8 @@ export interface DlqListInput {
   readonly filter?: DlqFilter.DlqFilterInput | undefined
   readonly limit?: number | undefined
   readonly cursor?: string | undefined
+  /** Free text in the reason (inspection only; a bulk replay's filter never carries it). */
+  readonly reasonContains?: string | undefined
 }
 
 export const DlqPage = Schema.Struct({ items: Schema.Array(JobDlq.JobDlq.json), nextCursor: Schema.NullOr(Schema.String) })
@@ -236,6 +245,38 @@ export const Stats = Schema.Struct({
   failures: Schema.Array(StatsRepo.FailureStats)
 })
 export type Stats = typeof Stats.Type
+
+/** queue_health alone: what the console's overview, controls and tenant selector read every few seconds. */
+export const QueueStats = Schema.Struct({ queues: Schema.Array(StatsRepo.QueueHealth) })
+export type QueueStats = typeof QueueStats.Type
+
+export const StatsTimelineRequest = Schema.Struct({
+  /** Minutes back from now, the current one included (default 60, at most a day). */
+  minutes: Schema.optional(Schema.Int.pipe(Schema.between(1, 1440))),
+  /** An admin's narrowing to one tenant; a tenant key may name only its own. */
+  tenantId: Schema.optional(StoredTenant)
+}).annotations(strict)
+export type StatsTimelineRequest = typeof StatsTimelineRequest.Type
+
+/** Failures, dead letters and recoveries per minute (failure_stat), oldest first, a row for every minute. */
+export const StatsTimeline = Schema.Struct({
+  buckets: Schema.Array(Schema.Struct({
+    at: Schema.Date,
+    failures: Schema.Number,
+    deadLettered: Schema.Number,
+    recovered: Schema.Number
+  }))
+})
+export type StatsTimeline = typeof StatsTimeline.Type
+
+/** The calling key as the console needs it: who it acts as, for which tenant, with which access. */
+export const Session = Schema.Struct({
+  name: Schema.String,
+  /** null: an admin key (every tenant). */
+  tenant: Schema.NullOr(Schema.String),
+  access: Schema.Literal("write", "read")
+})
+export type Session = typeof Session.Type
 
 export const CreateKeyRequest = Schema.Struct({
   name: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),

@@ -201,6 +201,9 @@ layer(TestLayer, { excludeTestServices: true, timeout: "150 seconds" })("server 
       yield* Factory.insertDeadLetter({ tenantId: a, queue: queueA, type, fingerprint: "fp-srv" })
       yield* Factory.insertDeadLetter({ tenantId: a, queue: queueA, type, fingerprint: "fp-srv" })
       yield* Factory.insertDeadLetter({ tenantId: b, queue: queueB, type, fingerprint: "fp-srv" })
+      // The counters their settles would have written (queue_health's dead letters of 24 h).
+      yield* Factory.insertFailureStat({ tenantId: a, queue: queueA, type, deadLettered: 2, failures: 2 })
+      yield* Factory.insertFailureStat({ tenantId: b, queue: queueB, type, deadLettered: 1, failures: 1 })
       const admin = (yield* newKey("groups-admin", null)).secret
       const keyA = (yield* newKey("groups-a", a)).secret
       const readA = (yield* newKey("groups-a-read", a, "read")).secret

@@ -147,3 +147,26 @@ export const insertControl = (
         values (${scope.tenantId}, ${scope.queue}, ${scope.type ?? "*"}, ${scope.state ?? "paused"}, 'test')`.pipe(
       Effect.asVoid
     ))
+
+/**
+ * Per-minute failure counters as the settle and rescue statements write them (`at` is filed under
+ * its minute): what queue_health's dead letters of the last 24 h and the failure timeline read.
+ */
+export const insertFailureStat = (row: {
+  readonly tenantId: string
+  readonly queue: string
+  readonly type?: string
+  readonly errorClass?: string
+  readonly at?: Date
+  readonly failures?: number
+  readonly deadLettered?: number
+  readonly recovered?: number
+}) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`insert into redrive.failure_stat as fs (tenant_id, queue, type, error_class, bucket, failures, dead_lettered, recovered)
+        values (${row.tenantId}, ${row.queue}, ${row.type ?? "email.send"}, ${row.errorClass ?? "validation"},
+                date_trunc('minute', ${row.at ?? new Date()}::timestamptz), ${row.failures ?? 0}, ${row.deadLettered ?? 0},
+                ${row.recovered ?? 0})
+        on conflict (tenant_id, queue, type, error_class, bucket) do update
+          set failures = fs.failures + excluded.failures, dead_lettered = fs.dead_lettered + excluded.dead_lettered,
+              recovered = fs.recovered + excluded.recovered`.pipe(Effect.asVoid))

@@ -27,22 +27,14 @@ import {
   fieldsOf,
   maskUrl
 } from "./ChannelInput.js"
+import { AlertChannelNotFound, AlertDeliveryNotFound } from "../OperationErrors.js"
+export { AlertChannelNotFound, AlertDeliveryNotFound } from "../OperationErrors.js"
 
 export type { ChannelKind, ChannelPatch, CreateChannelInput } from "./ChannelInput.js"
 
 type DatabaseError = DbError.DatabaseError
 type InvalidRow = DbError.InvalidRow
 type InvalidInput = Input.InvalidInput
-
-export class AlertChannelNotFound extends Schema.TaggedError<AlertChannelNotFound>()("Redrive/AlertChannelNotFound", {
-  id: Schema.Number,
-  message: Schema.String
-}) {}
-
-export class AlertDeliveryNotFound extends Schema.TaggedError<AlertDeliveryNotFound>()(
-  "Redrive/AlertDeliveryNotFound",
-  { id: Schema.Number, message: Schema.String }
-) {}
 
 const ChannelInfoSchema = Schema.Struct({
   id: Schema.NumberFromString,

@@ -12,24 +12,11 @@ import { ApiKey, ApiKeyRepo, type DatabaseError as DbError, Ids, Input } from "@
 import { Clock, Context, Effect, Layer, Option, Ref, Schema } from "effect"
 import { createHash, randomBytes } from "node:crypto"
 import { ApiKeyNotFound, Unauthenticated } from "../ApiErrors.js"
+import { ApiKeyInfo, type CreatedKey } from "./ApiKeyViews.js"
 import type { PrincipalData } from "./Principal.js"
 
-/** A key as listed: never its hash nor its secret. */
-export const ApiKeyInfo = Schema.Struct({
-  id: Schema.Number,
-  name: Schema.String,
-  tenant: Schema.NullOr(Schema.String),
-  access: ApiKey.Access,
-  createdAt: Schema.Date,
-  lastUsedAt: Schema.NullOr(Schema.Date),
-  revokedAt: Schema.NullOr(Schema.Date),
-  rotatedFrom: Schema.NullOr(Schema.Number)
-})
-export type ApiKeyInfo = typeof ApiKeyInfo.Type
+export { ApiKeyInfo, CreatedKey } from "./ApiKeyViews.js"
 
-/** A new key and its secret: the only time the secret is returned. */
-export const CreatedKey = Schema.Struct({ key: ApiKeyInfo, secret: Schema.String })
-export type CreatedKey = typeof CreatedKey.Type
 
 export const CreateKey = Schema.Struct({
   name: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),

@@ -1,7 +1,7 @@
 /**
  * `pnpm demo --serve`: after the scenario, the demo's data stays and Redrive's server runs on it
- * (HTTP API, RPC, docs, metrics) with a worker for the demo's job types, so replays made through
- * the API run. It prints the URL and a fresh admin key (earlier demo keys are revoked), and runs
+ * (web console, HTTP API, RPC, docs, metrics) with a worker for the demo's job types, so replays made
+ * through the console or the API run. It prints the console's URL and a fresh admin key (earlier demo keys are revoked), and runs
  * until Ctrl-C.
  */
 import { type Database, Ids } from "@redrive/database"
@@ -54,6 +54,7 @@ export const serveDemo = (options: ServeDemoOptions) =>
     yield* Console.log([
       "",
       `Redrive server on the demo's data: ${url}  (API ${url}/v1, docs ${url}/docs, RPC ${url}/rpc, metrics ${url}/metrics)`,
+      `  web console: ${url}/  (sign in with the admin key below)`,
       `  admin key (printed once; earlier demo keys revoked): ${admin.secret}`,
       `  curl -H "Authorization: Bearer ${admin.secret}" "${url}/v1/dead-letters?tenantId=${Ids.TenantId.make(tenant)}&limit=5"`,
       `  npx -y pnpm@10.34.8 redrive --url ${url} --key ${admin.secret} dlq groups`,

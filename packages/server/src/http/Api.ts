@@ -4,9 +4,9 @@
  * reports every problem (WireSchemas.strict).
  */
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
-import { JobCommands } from "@redrive/jobs"
+import * as JobCommands from "@redrive/jobs/JobCommandResults"
 import { Schema } from "effect"
-import { ApiKeyInfo, CreatedKey } from "../auth/ApiKeys.js"
+import { ApiKeyInfo, CreatedKey } from "../auth/ApiKeyViews.js"
 import * as A from "../WireAlerts.js"
 import * as W from "../WireSchemas.js"
 import { WireError } from "../WireErrors.js"
@@ -29,6 +29,8 @@ export const DlqListParams = Schema.Struct({
   fingerprint: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128))),
   dlqFrom: Schema.optional(Schema.Date),
   dlqTo: Schema.optional(Schema.Date),
+  /** Free text, case-insensitive, in the dead letter's reason (this listing only). */
+  reason: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))),
   ids: Schema.optional(Schema.split(",").pipe(Schema.compose(Schema.Array(W.IdFromPath).pipe(Schema.maxItems(1000))))),
   limit: Schema.optional(LimitParam),
   cursor: Schema.optional(Cursor)
@@ -113,9 +115,25 @@ export class AlertChannels extends HttpApiGroup.make("alertChannels")
   )
 {}
 
+/** The timeline's query parameters: the numbers arrive as strings. */
+export const StatsTimelineParams = Schema.Struct({
+  minutes: Schema.optional(Schema.NumberFromString.pipe(Schema.compose(W.StatsTimelineRequest.fields.minutes.from))),
+  tenantId: W.StatsTimelineRequest.fields.tenantId
+}).annotations(W.strict)
+
 export class Stats extends HttpApiGroup.make("stats")
   .add(HttpApiEndpoint.get("get", "/stats").addSuccess(W.Stats))
-  .annotate(OpenApi.Description, "The queue_health and failure_stats views (a tenant key sees its own rows).")
+  .add(HttpApiEndpoint.get("queues", "/stats/queues").addSuccess(W.QueueStats))
+  .add(HttpApiEndpoint.get("timeline", "/stats/timeline").setUrlParams(StatsTimelineParams).addSuccess(W.StatsTimeline))
+  .annotate(
+    OpenApi.Description,
+    "The queue_health and failure_stats views, and failures per minute from the failure_stat counters (a tenant key sees its own rows)."
+  )
+{}
+
+export class Session extends HttpApiGroup.make("session")
+  .add(HttpApiEndpoint.get("get", "/session").addSuccess(W.Session))
+  .annotate(OpenApi.Description, "The calling key: its name, tenant (null: admin) and access. The console reads it to show what the key may do.")
 {}
 
 export class Keys extends HttpApiGroup.make("keys")
@@ -135,6 +153,7 @@ export class RedriveApi extends HttpApi.make("redrive")
   .add(AlertChannels)
   .add(Stats)
   .add(Keys)
+  .add(Session)
   .addError(WireError)
   .middleware(Authorization)
   .prefix("/v1")

@@ -10,10 +10,11 @@ const as = <A, E>(f: (p: PrincipalData) => Effect.Effect<A, E>) => Effect.flatMa
 const deadLetters = HttpApiBuilder.group(RedriveApi, "deadLetters", (h) =>
   Effect.map(Operations, (ops) =>
     h
-      .handle("list", ({ urlParams: { cursor, limit, ...filter } }) =>
+      .handle("list", ({ urlParams: { cursor, limit, reason, ...filter } }) =>
         as((p) =>
           ops.dlqList(p, {
             filter,
+            reasonContains: reason,
             ...(limit !== undefined ? { limit } : {}),
             ...(cursor !== undefined ? { cursor } : {})
           })
@@ -66,7 +67,14 @@ const alertChannels = HttpApiBuilder.group(RedriveApi, "alertChannels", (h) =>
       .handle("test", ({ path }) => as((p) => ops.alertSendTest(p, path)))))
 
 const stats = HttpApiBuilder.group(RedriveApi, "stats", (h) =>
-  Effect.map(Operations, (ops) => h.handle("get", () => as(ops.stats))))
+  Effect.map(Operations, (ops) =>
+    h
+      .handle("get", () => as(ops.stats))
+      .handle("queues", () => as(ops.statsQueues))
+      .handle("timeline", ({ urlParams }) => as((p) => ops.statsTimeline(p, urlParams)))))
+
+const session = HttpApiBuilder.group(RedriveApi, "session", (h) =>
+  Effect.map(Operations, (ops) => h.handle("get", () => as(ops.session))))
 
 const keys = HttpApiBuilder.group(RedriveApi, "keys", (h) =>
   Effect.map(Operations, (ops) =>
@@ -77,4 +85,4 @@ const keys = HttpApiBuilder.group(RedriveApi, "keys", (h) =>
       .handle("rotate", ({ path }) => as((p) => ops.keysRotate(p, path)))))
 
 /** Every group's handlers; needs Operations. */
-export const layer = Layer.mergeAll(deadLetters, replays, jobs, controls, errorGroups, alertChannels, stats, keys)
+export const layer = Layer.mergeAll(deadLetters, replays, jobs, controls, errorGroups, alertChannels, stats, keys, session)

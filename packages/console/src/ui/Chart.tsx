@@ -1,0 +1,32 @@
+/** A uPlot time-series chart: x in seconds since the epoch, one series per label. */
+import { useEffect, useRef } from "react"
+import uPlot from "uplot"
+import "uplot/dist/uPlot.min.css"
+
+export interface ChartProps {
+  readonly title: string
+  readonly x: ReadonlyArray<number>
+  readonly series: ReadonlyArray<{ readonly label: string; readonly color: string; readonly values: ReadonlyArray<number> }>
+  readonly width?: number
+  readonly height?: number
+}
+
+export const Chart = (props: ChartProps) => {
+  const element = useRef<HTMLDivElement>(null)
+  useEffect(() => {
+    if (element.current === null) return
+    const plot = new uPlot(
+      {
+        title: props.title,
+        width: props.width ?? 560,
+        height: props.height ?? 220,
+        scales: { x: { time: true } },
+        series: [{}, ...props.series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5 }))]
+      },
+      [[...props.x], ...props.series.map((s) => [...s.values])],
+      element.current
+    )
+    return () => plot.destroy()
+  }, [props.title, props.x, props.series, props.width, props.height])
+  return <div className="chart" ref={element} />
+}
