@@ -13,22 +13,20 @@
  */
 import { NodeContext } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
-import { Database, MigrationRunner, Roles } from "@redrive/database"
+import { Database, MigrationRunner } from "@redrive/database"
 import { ApiKeys } from "@redrive/server"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
-import { spawn } from "node:child_process"
 import { existsSync } from "node:fs"
-import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
 import { chromium } from "playwright-core"
 import { freshDatabase } from "./freshDatabase.js"
+import { startServer } from "./serveProcess.js"
 
 const adminUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres"
 const DEPTH = Number(process.env.BENCH_CONSOLE_DEPTH ?? 1_000_000)
 const N = Number(process.env.BENCH_CONSOLE_N ?? 200)
 const BROWSER_N = Number(process.env.BENCH_CONSOLE_BROWSER_N ?? 20)
 const WARMUP = 20
-const serveScript = fileURLToPath(new URL("../../packages/server/src/bin/serve.ts", import.meta.url))
 const consoleDist = fileURLToPath(new URL("../../packages/console/dist/index.html", import.meta.url))
 
 const pct = (xs: ReadonlyArray<number>, p: number) => {
@@ -37,16 +35,6 @@ const pct = (xs: ReadonlyArray<number>, p: number) => {
 }
 const report = (name: string, times: ReadonlyArray<number>) =>
   console.log(`${name.padEnd(52)} p50 ${pct(times, 50).toFixed(2)} ms   p99 ${pct(times, 99).toFixed(2)} ms   (n=${times.length})`)
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer()
-    s.listen(0, "127.0.0.1", () => {
-      const address = s.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      s.close(() => resolve(port))
-    })
-  })
 
 const seed = (depth: number) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) => {
@@ -89,26 +77,8 @@ const main = async () => {
   await runtime.dispose()
   console.log(`${N} requests per HTTP measurement after ${WARMUP} warm-up; ${BROWSER_N} browser loads`)
 
-  const port = await freePort()
-  const base = `http://127.0.0.1:${port}`
-  const child = spawn(process.execPath, ["--conditions=@redrive/source", "--import", "tsx", serveScript], {
-    env: {
-      ...process.env,
-      DATABASE_URL: Redacted.value(Roles.localRuntimeUrl(dbAdminUrl)),
-      REDRIVE_CURSOR_SECRET: "bench-console-cursor-secret-0123",
-      REDRIVE_HTTP_PORT: String(port),
-      REDRIVE_LOG_LEVEL: "WARN"
-    },
-    stdio: ["ignore", "inherit", "inherit"]
-  })
+  const { base, stop } = await startServer(dbAdminUrl, "bench-console-cursor-secret-0123")
   try {
-    const deadline = Date.now() + 90_000
-    for (;;) {
-      const ok = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false)
-      if (ok) break
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error("the server did not start")
-      await new Promise((r) => setTimeout(r, 200))
-    }
     const auth = (key: string) => ({ headers: { authorization: `Bearer ${key}` } })
     const timed = async (path: string, key?: string, count = N) => {
       const times: Array<number> = []
@@ -192,11 +162,7 @@ const main = async () => {
       await browser.close()
     }
   } finally {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once("exit", r))
-      child.kill("SIGTERM")
-      await exited
-    }
+    await stop()
   }
 }
 

@@ -10,19 +10,16 @@
  */
 import { NodeContext } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
-import { Database, MigrationRunner, Roles } from "@redrive/database"
+import { Database, MigrationRunner } from "@redrive/database"
 import { ApiKeys, RedriveClient } from "@redrive/server"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
-import { spawn } from "node:child_process"
-import { freePort } from "./freePort.js"
-import { fileURLToPath } from "node:url"
 import { freshDatabase } from "./freshDatabase.js"
+import { startServer } from "./serveProcess.js"
 
 const adminUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres"
 const DEPTH = Number(process.env.BENCH_SERVER_DEPTH ?? 20_000)
 const N = Number(process.env.BENCH_SERVER_N ?? 500)
 const WARMUP = 50
-const serveScript = fileURLToPath(new URL("../../packages/server/src/bin/serve.ts", import.meta.url))
 
 const pct = (xs: ReadonlyArray<number>, p: number) => {
   const sorted = [...xs].sort((a, b) => a - b)
@@ -54,27 +51,8 @@ const main = async () => {
   await runtime.dispose()
   console.log(`dead letters: ${DEPTH} (20 tenants); ${N} requests per measurement after ${WARMUP} warm-up`)
 
-  const port = await freePort()
-  const base = `http://127.0.0.1:${port}`
-  const child = spawn(process.execPath, ["--conditions=@redrive/source", "--import", "tsx", serveScript], {
-    env: {
-      ...process.env,
-      DATABASE_URL: Redacted.value(Roles.localRuntimeUrl(dbAdminUrl)),
-      REDRIVE_CURSOR_SECRET: "bench-server-cursor-secret-0123",
-      REDRIVE_HTTP_PORT: String(port),
-      // Request logging off the measured path: the bench measures the API, not the log sink.
-      REDRIVE_LOG_LEVEL: "WARN"
-    },
-    stdio: ["ignore", "inherit", "inherit"]
-  })
+  const { base, stop } = await startServer(dbAdminUrl, "bench-server-cursor-secret-0123")
   try {
-    const deadline = Date.now() + 90_000
-    for (;;) {
-      const ok = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false)
-      if (ok) break
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error("the server did not start")
-      await new Promise((r) => setTimeout(r, 200))
-    }
 
     const pageWalk = async (key: string, query: string, count: number) => {
       const times: Array<number> = []
@@ -137,11 +115,7 @@ const main = async () => {
     }
     report("HTTP replay of one dead letter (JobEntity)", replayTimes)
   } finally {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once("exit", r))
-      child.kill("SIGTERM")
-      await exited
-    }
+    await stop()
   }
 }
 
