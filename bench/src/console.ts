@@ -11,16 +11,13 @@
  * Each HTTP measurement is BENCH_CONSOLE_N sequential requests (default 200) after 20 warm-up ones;
  * p50/p99 in ms measured by the client. Needs packages/console/dist (built by `pnpm install`).
  */
-import { NodeContext } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
-import { Database, MigrationRunner } from "@redrive/database"
 import { ApiKeys } from "@redrive/server"
-import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import { Effect } from "effect"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { chromium } from "playwright-core"
-import { freshDatabase } from "./freshDatabase.js"
-import { startServer } from "./serveProcess.js"
+import { migratedDatabase, startServer } from "./serveProcess.js"
 
 const adminUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres"
 const DEPTH = Number(process.env.BENCH_CONSOLE_DEPTH ?? 1_000_000)
@@ -61,14 +58,7 @@ const seed = (depth: number) =>
 const main = async () => {
   if (!existsSync(consoleDist)) throw new Error(`no built console at ${consoleDist}: run npx -y pnpm@10.34.8 install`)
   const name = "redrive_bench_console"
-  const dbAdminUrl = Redacted.make(await freshDatabase(adminUrl, name))
-  const runtime = ManagedRuntime.make(
-    ApiKeys.layer.pipe(
-      Layer.provideMerge(Database.layer({ url: dbAdminUrl, maxConnections: 4, administrator: true })),
-      Layer.merge(NodeContext.layer)
-    )
-  )
-  await runtime.runPromise(MigrationRunner.up())
+  const { dbAdminUrl, runtime } = await migratedDatabase(adminUrl, name)
   const t0 = performance.now()
   await runtime.runPromise(seed(DEPTH))
   console.log(`seeded ${DEPTH} dead letters in ${((performance.now() - t0) / 1000).toFixed(1)} s (set-based insert + vacuum analyze)`)

@@ -1,16 +1,33 @@
 /**
- * `redrive serve` (packages/server/src/bin/serve.ts) as a child process for the HTTP benches: on a
- * free port, against the database of `dbAdminUrl` as the runtime role, request logging off the
- * measured path. Resolves once /healthz answers; `stop` ends it with SIGTERM and waits.
+ * The HTTP benches' server side: a fresh migrated database with an administrator's runtime (to seed
+ * and to make API keys), and `redrive serve` (packages/server/src/bin/serve.ts) as a child process
+ * on a free port, against that database as the runtime role, request logging off the measured path.
  */
-import { Roles } from "@redrive/database"
-import { Redacted } from "effect"
+import { NodeContext } from "@effect/platform-node"
+import { Database, MigrationRunner, Roles } from "@redrive/database"
+import { ApiKeys } from "@redrive/server"
+import { Layer, ManagedRuntime, Redacted } from "effect"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { freePort } from "./freePort.js"
+import { freshDatabase } from "./freshDatabase.js"
 
 const serveScript = fileURLToPath(new URL("../../packages/server/src/bin/serve.ts", import.meta.url))
 
+/** Database `name` on the server of `adminUrl`, new and migrated; an administrator's runtime over it (dispose it). */
+export const migratedDatabase = async (adminUrl: string, name: string) => {
+  const dbAdminUrl = Redacted.make(await freshDatabase(adminUrl, name))
+  const runtime = ManagedRuntime.make(
+    ApiKeys.layer.pipe(
+      Layer.provideMerge(Database.layer({ url: dbAdminUrl, maxConnections: 4, administrator: true })),
+      Layer.merge(NodeContext.layer)
+    )
+  )
+  await runtime.runPromise(MigrationRunner.up())
+  return { dbAdminUrl, runtime }
+}
+
+/** Resolves once /healthz answers; `stop` ends the server with SIGTERM and waits. */
 export const startServer = async (dbAdminUrl: Redacted.Redacted, cursorSecret: string) => {
   const port = await freePort()
   const base = `http://127.0.0.1:${port}`

@@ -8,13 +8,10 @@
  * Each is BENCH_SERVER_N sequential requests (default 500) after 50 warm-up requests; p50/p99 in ms
  * measured by the client (so they include HTTP, auth — a key lookup — and JSON on both sides).
  */
-import { NodeContext } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
-import { Database, MigrationRunner } from "@redrive/database"
 import { ApiKeys, RedriveClient } from "@redrive/server"
-import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
-import { freshDatabase } from "./freshDatabase.js"
-import { startServer } from "./serveProcess.js"
+import { Effect } from "effect"
+import { migratedDatabase, startServer } from "./serveProcess.js"
 
 const adminUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres"
 const DEPTH = Number(process.env.BENCH_SERVER_DEPTH ?? 20_000)
@@ -30,14 +27,7 @@ const report = (name: string, times: ReadonlyArray<number>) =>
 
 const main = async () => {
   const name = "redrive_bench_server"
-  const dbAdminUrl = Redacted.make(await freshDatabase(adminUrl, name))
-  const runtime = ManagedRuntime.make(
-    ApiKeys.layer.pipe(
-      Layer.provideMerge(Database.layer({ url: dbAdminUrl, maxConnections: 4, administrator: true })),
-      Layer.merge(NodeContext.layer)
-    )
-  )
-  await runtime.runPromise(MigrationRunner.up())
+  const { dbAdminUrl, runtime } = await migratedDatabase(adminUrl, name)
   const history = JSON.stringify([{ attempt: 1, at: "2026-11-23T10:00:00.000Z", kind: "failed", errorClass: "external_api", tag: "HttpError", message: "503" }])
   await runtime.runPromise(Effect.flatMap(SqlClient.SqlClient, (sql) =>
     sql`insert into redrive.job_dlq (job_id, tenant_id, queue, type, payload, priority, max_attempts, error_class,
