@@ -39,9 +39,13 @@ export const FailureStats = Schema.Struct({
 })
 export type FailureStats = typeof FailureStats.Type
 
-/** One minute of failure_stat, summed over the queues, types and classes the caller can see. */
+/**
+ * One minute of throughput_stat (completed jobs) and failure_stat, summed over the queues, types
+ * and classes the caller can see.
+ */
 export const TimelineBucket = Schema.Struct({
   at: Schema.DateFromSelf,
+  completed: Count,
   failures: Count,
   deadLettered: Count,
   recovered: Count
@@ -90,11 +94,18 @@ export class StatsRepo extends Effect.Service<StatsRepo>()("@redrive/database/St
             from redrive.failure_stat f
             where f.bucket >= (select at from since)
               ${r.tenantId === null ? sql`` : sql`and f.tenant_id = ${r.tenantId}`}
-            group by f.bucket)
-          select m.at, coalesce(p.failures, 0)::int as failures, coalesce(p.dead_lettered, 0)::int as "deadLettered",
+            group by f.bucket),
+          completed_per_minute as (
+            select t.bucket, sum(t.completed) as completed
+            from redrive.throughput_stat t
+            where t.bucket >= (select at from since)
+              ${r.tenantId === null ? sql`` : sql`and t.tenant_id = ${r.tenantId}`}
+            group by t.bucket)
+          select m.at, coalesce(c.completed, 0)::bigint as completed, coalesce(p.failures, 0)::int as failures, coalesce(p.dead_lettered, 0)::int as "deadLettered",
                  coalesce(p.recovered, 0)::int as recovered
           from generate_series((select at from since), date_trunc('minute', now()), interval '1 minute') as m(at)
           left join per_minute p on p.bucket = m.at
+          left join completed_per_minute c on c.bucket = m.at
           order by m.at`
     })
     return {

@@ -74,7 +74,7 @@ describe("migration runner", () => {
       assert.deepStrictEqual(tables.map((t) => t.name), [
         "alert_attempt", "alert_channel", "alert_channel_event", "alert_delivery", "alert_episode", "alert_window", "api_key", "circuit",
         "circuit_count", "control", "control_event", "control_move", "dlq_group", "dlq_group_mute", "dlq_group_tenant", "dlq_purge",
-        "failure_stat", "job", "job_dlq", "job_rerun", "replay_request", "schema_migration", "tenant_seal"
+        "failure_stat", "job", "job_dlq", "job_rerun", "replay_request", "schema_migration", "tenant_seal", "throughput_stat"
       ])
     }).pipe(Effect.provide(emptyDatabase)))
 

@@ -75,7 +75,8 @@ layer(TestDatabase.layer, { excludeTestServices: true })("roles", (it) => {
       assert.deepStrictEqual(grants.map((g) => g.grant), [
         "alert_attempt:SELECT", "alert_backlog:SELECT", "alert_channel_event:SELECT", "alert_delivery:SELECT", "control:SELECT", "control_event:SELECT",
         "dlq_group_mute:SELECT", "dlq_group_tenant:SELECT", "dlq_inspector:SELECT", "failure_stat:SELECT",
-        "failure_stats:SELECT", "job:SELECT", "job_dlq:SELECT", "queue_health:SELECT", "replay_request:SELECT"
+        "failure_stats:SELECT", "job:SELECT", "job_dlq:SELECT", "queue_health:SELECT", "replay_request:SELECT",
+        "throughput_stat:SELECT"
       ])
       // Column grants, where the table-level privilege is missing.
       const columns = yield* sql<{ grant: string }>`

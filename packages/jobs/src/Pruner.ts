@@ -14,6 +14,7 @@
  * | replayRequests        | `replay_request` done, cancelled or failed, by `finished_at`| 30 days  |
  * | jobReruns             | `job_rerun` request keys of JobCommands.rerun               | 30 days  |
  * | failureStats          | `failure_stat` per-minute buckets                           | 30 days  |
+ * | throughputStats       | `throughput_stat` per-minute completed counts               | 30 days  |
  * | clusterMessages       | @effect/cluster's processed requests + replies, if present  | 7 days   |
  *
  * plus `circuit_count` buckets past every circuit's window (always). Each kind is set by
@@ -45,6 +46,7 @@ export const retentionKinds = [
   "replayRequests",
   "jobReruns",
   "failureStats",
+  "throughputStats",
   "clusterMessages"
 ] as const
 export type RetentionKind = typeof retentionKinds[number]
@@ -59,6 +61,7 @@ export const defaultRetention: { readonly [K in RetentionKind]: Duration.Duratio
   replayRequests: Duration.days(30),
   jobReruns: Duration.days(30),
   failureStats: Duration.days(30),
+  throughputStats: Duration.days(30),
   clusterMessages: Duration.days(7)
 }
 
@@ -151,6 +154,8 @@ const statementOf = (sql: SqlClient.SqlClient, kind: RetentionKind, ms: number, 
       return PruneSql.jobReruns(sql, ms, limit)
     case "failureStats":
       return PruneSql.failureStats(sql, ms, limit)
+    case "throughputStats":
+      return PruneSql.throughputStats(sql, ms, limit)
     case "clusterMessages":
       return PruneSql.clusterMessages(sql, prefix, ms, limit)
   }

@@ -38,6 +38,7 @@ import {
 import { hostname } from "node:os"
 import * as Classify from "./Classify.js"
 import * as CircuitCounter from "./internal/CircuitCounter.js"
+import * as ThroughputCounter from "./internal/ThroughputCounter.js"
 import * as WakeUpListener from "./internal/WakeUpListener.js"
 import * as Completer from "./internal/Completer.js"
 import * as JobSql from "./internal/JobSql.js"
@@ -127,6 +128,9 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
     // Counts the attempts of breaker-enabled types (none: no counter); created before the
     // shutdown finalizer below, so its last flush runs after the last outcomes are in.
     const circuits = yield* CircuitCounter.make(sql, options.handlers.map((h) => h.definition))
+    // Completed jobs per minute for the console's throughput chart; created before the completer
+    // for the same reason.
+    const throughput = yield* ThroughputCounter.make(sql)
 
     const completer = yield* Completer.make({
       sql,
@@ -136,6 +140,7 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
       maxBatch: Math.max(batchSize, 100),
       pollInterval,
       wake: Effect.sync(wakeUp),
+      throughput,
       onSettled: (ids) => {
         for (const id of ids) {
           held.delete(id)

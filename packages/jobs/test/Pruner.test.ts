@@ -108,6 +108,12 @@ const seedAll = (tenant: string) =>
                   date_trunc('minute', now() - ${daysAgo}::float8 * interval '1 day'), 1)`
     yield* stat(31) // past 30 days
     yield* stat(29)
+
+    const completedStat = (daysAgo: number) =>
+      sql`insert into redrive.throughput_stat (tenant_id, queue, bucket, completed)
+          values (${tenant}, ${queue}, date_trunc('minute', now() - ${daysAgo}::float8 * interval '1 day'), 7)`
+    yield* completedStat(31) // past 30 days
+    yield* completedStat(29)
     return { heldByLiveJob }
   })
 
@@ -124,7 +130,8 @@ const remaining = (tenant: string) =>
     events: countWhere("redrive.control_event", "tenant_id = $1", [tenant]),
     requests: countWhere("redrive.replay_request", "tenant_id = $1", [tenant]),
     reruns: countWhere("redrive.job_rerun", "tenant_id = $1", [tenant]),
-    stats: countWhere("redrive.failure_stat", "tenant_id = $1", [tenant])
+    stats: countWhere("redrive.failure_stat", "tenant_id = $1", [tenant]),
+    throughput: countWhere("redrive.throughput_stat", "tenant_id = $1", [tenant])
   })
 
 const seeded = {
@@ -138,7 +145,8 @@ const seeded = {
   events: 2,
   requests: 4,
   reruns: 2,
-  stats: 2
+  stats: 2,
+  throughput: 2
 }
 
 /** @effect/cluster's SqlMessageStorage tables, as its pg migration creates them. */
@@ -180,7 +188,8 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
         // The cancelled one finished 29 days ago, and the pending one.
         requests: 2,
         reruns: 1,
-        stats: 1
+        stats: 1,
+        throughput: 1
       })
       assert.strictEqual(yield* countWhere("redrive.job_dlq", "id = $1", [heldByLiveJob.id]), 1)
       // The counts of the pass are this test's rows (earlier tests left nothing past retention).
@@ -193,7 +202,8 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
         controlEvents: { deleted: 1, batches: 1, more: false },
         replayRequests: { deleted: 2, batches: 1, more: false },
         jobReruns: { deleted: 1, batches: 1, more: false },
-        failureStats: { deleted: 1, batches: 1, more: false }
+        failureStats: { deleted: 1, batches: 1, more: false },
+        throughputStats: { deleted: 1, batches: 1, more: false }
       })
       // A second pass finds nothing more.
       const again = yield* Pruner.pruneOnce()
@@ -274,7 +284,8 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
         new Map([
           ["REDRIVE_RETENTION_DEAD_LETTERS", "off"],
           ["REDRIVE_RETENTION_CONTROL_EVENTS", "100 days"],
-          ["REDRIVE_RETENTION_FAILURE_STATS", "1 day"]
+          ["REDRIVE_RETENTION_FAILURE_STATS", "1 day"],
+          ["REDRIVE_RETENTION_THROUGHPUT_STATS", "1 day"]
         ])
       )
       const fromEnv = yield* Pruner.pruneOnce({
@@ -283,7 +294,7 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
       assert.strictEqual(fromEnv.deadLetters.deleted, 0)
       assert.strictEqual(fromEnv.controlEvents.deleted, 0)
       // (Other tests' buckets younger than the default may go too: counted by tenant.)
-      assert.deepStrictEqual(yield* remaining(tenant), { ...seeded, stats: 0 })
+      assert.deepStrictEqual(yield* remaining(tenant), { ...seeded, stats: 0, throughput: 0 })
       assert.strictEqual(Pruner.envName("replayedDeadLetters"), "REDRIVE_RETENTION_REPLAYED_DEAD_LETTERS")
 
       const invalid = yield* Effect.flip(
@@ -297,7 +308,8 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
       yield* Pruner.pruneOnce()
       assert.deepStrictEqual(yield* remaining(tenant), {
         ...seeded,
-        completed: 1, cancelled: 1, unreplayed: 1, replayed: 2, deliveries: 1, events: 1, requests: 2, reruns: 1, stats: 0
+        completed: 1, cancelled: 1, unreplayed: 1, replayed: 2, deliveries: 1, events: 1, requests: 2, reruns: 1, stats: 0,
+        throughput: 0
       })
     }))
 

@@ -356,4 +356,39 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("worker s
       assert.strictEqual(runs, 2)
       assert.deepStrictEqual(yield* stats(tenantId), [{ errorClass: "rate_limit", failures: 1, deadLettered: 0, recovered: 1 }])
     }))
+
+  it.effect("completed jobs are counted per tenant, queue and minute in throughput_stat; failures are not", () =>
+    Effect.gen(function*() {
+      const Def = JobDefinition.make({
+        name: Factory.unique("throughput"),
+        queue: Factory.queue(),
+        payload: Schema.Struct({ to: Schema.String, fail: Schema.Boolean })
+      })
+      const a = Factory.tenant()
+      const b = Factory.tenant()
+      const jobs = (tenantId: string, ok: number, failing: number) =>
+        Enqueue.many(Def, [
+          ...Array.from({ length: ok }, (_, i) => ({ to: `ok${i}@example.com`, fail: false })),
+          ...Array.from({ length: failing }, (_, i) => ({ to: `bad${i}@example.com`, fail: true }))
+        ], { tenantId })
+      yield* jobs(a, 25, 5)
+      yield* jobs(b, 7, 0)
+      const handler = JobDefinition.handle(Def, (p): Effect.Effect<void, Verdict.Verdict> =>
+        p.fail ? Effect.fail(Verdict.deadLetterNow("bad address")) : Effect.void)
+      // The worker's scope closes after the last job is settled: its finalizer flushes the counts.
+      yield* withWorker(
+        { handlers: [handler] },
+        eventually(count(`redrive.job where type = '${Def.name}'`), (n) => n === 0)
+      )
+      const sql = yield* SqlClient.SqlClient
+      const rows = yield* sql<{ tenantId: string; queue: string; completed: number; thisMinute: boolean }>`
+        select tenant_id, queue, sum(completed)::int as completed,
+               bool_and(bucket >= date_trunc('minute', now()) - interval '1 minute') as this_minute
+        from redrive.throughput_stat where tenant_id in (${a}, ${b})
+        group by tenant_id, queue order by completed desc`
+      assert.deepStrictEqual(rows, [
+        { tenantId: a, queue: Def.queue, completed: 25, thisMinute: true },
+        { tenantId: b, queue: Def.queue, completed: 7, thisMinute: true }
+      ])
+    }))
 })

@@ -258,10 +258,14 @@ export const StatsTimelineRequest = Schema.Struct({
 }).annotations(strict)
 export type StatsTimelineRequest = typeof StatsTimelineRequest.Type
 
-/** Failures, dead letters and recoveries per minute (failure_stat), oldest first, a row for every minute. */
+/**
+ * Completed jobs (throughput_stat) and failures, dead letters and recoveries (failure_stat) per
+ * minute, oldest first, a row for every minute.
+ */
 export const StatsTimeline = Schema.Struct({
   buckets: Schema.Array(Schema.Struct({
     at: Schema.Date,
+    completed: Schema.Number,
     failures: Schema.Number,
     deadLettered: Schema.Number,
     recovered: Schema.Number

@@ -99,7 +99,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "150 seconds" })("server:
       assert.strictEqual((yield* http("/v1/session")).status, 401)
     }))
 
-  it.effect("/v1/stats/timeline: a row per minute, failure_stat summed; a tenant key sees its own counters and may not name another tenant", () =>
+  it.effect("/v1/stats/timeline: a row per minute, throughput_stat and failure_stat summed; a tenant key sees its own counters and may not name another tenant", () =>
     Effect.gen(function*() {
       const a = Factory.tenant()
       const b = Factory.tenant()
@@ -107,16 +107,26 @@ layer(TestLayer, { excludeTestServices: true, timeout: "150 seconds" })("server:
       yield* sql`insert into redrive.failure_stat (tenant_id, queue, type, error_class, bucket, failures, dead_lettered, recovered)
                  values (${a}, 'q', 't', 'timeout', date_trunc('minute', now()) - interval '2 minutes', 5, 1, 2),
                         (${b}, 'q', 't', 'timeout', date_trunc('minute', now()) - interval '2 minutes', 7, 3, 0)`
+      yield* sql`insert into redrive.throughput_stat (tenant_id, queue, bucket, completed)
+                 values (${a}, 'q', date_trunc('minute', now()) - interval '2 minutes', 40),
+                        (${a}, 'r', date_trunc('minute', now()) - interval '2 minutes', 2),
+                        (${a}, 'q', date_trunc('minute', now()) - interval '30 minutes', 1000),
+                        (${b}, 'q', date_trunc('minute', now()) - interval '2 minutes', 900)`
       const keyA = yield* newKey("timeline-a", a)
       const admin = yield* newKey("timeline-admin", null)
-      type Timeline = { buckets: ReadonlyArray<{ at: string; failures: number; deadLettered: number; recovered: number }> }
+      type Timeline = {
+        buckets: ReadonlyArray<{ at: string; completed: number; failures: number; deadLettered: number; recovered: number }>
+      }
       const mine = (yield* http("/v1/stats/timeline?minutes=10", { key: keyA })).json as Timeline
       assert.strictEqual(mine.buckets.length, 10)
       const minute = mine.buckets[mine.buckets.length - 3]!
-      assert.deepStrictEqual([minute.failures, minute.deadLettered, minute.recovered], [5, 1, 2])
+      assert.deepStrictEqual([minute.completed, minute.failures, minute.deadLettered, minute.recovered], [42, 5, 1, 2])
       assert.strictEqual(mine.buckets.reduce((n, x) => n + x.failures, 0), 5)
+      // The bucket 30 minutes back is outside the 10 asked for; the other tenant's is not mine.
+      assert.strictEqual(mine.buckets.reduce((n, x) => n + x.completed, 0), 42)
       const onlyB = (yield* http(`/v1/stats/timeline?minutes=10&tenantId=${b}`, { key: admin })).json as Timeline
       assert.strictEqual(onlyB.buckets.reduce((n, x) => n + x.failures, 0), 7)
+      assert.strictEqual(onlyB.buckets.reduce((n, x) => n + x.completed, 0), 900)
       assert.strictEqual((yield* http(`/v1/stats/timeline?tenantId=${b}`, { key: keyA })).status, 403)
       assert.strictEqual((yield* http("/v1/stats/timeline?minutes=0", { key: admin })).status, 400)
     }))

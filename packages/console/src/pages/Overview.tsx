@@ -1,6 +1,7 @@
 /**
- * Queue health per tenant and queue (the queue_health view), failures per minute (failure_stat
- * counters, charted with uPlot), open circuits and paused scopes (control rows).
+ * Queue health per tenant and queue (the queue_health view), throughput and failures per minute
+ * (throughput_stat and failure_stat counters, charted with uPlot), open circuits and paused scopes
+ * (control rows).
  */
 import { useMemo } from "react"
 import { run } from "../api.js"
@@ -30,6 +31,10 @@ export const Overview = () => {
     const buckets = timeline.value?.buckets ?? []
     return {
       x: buckets.map((b) => b.at.getTime() / 1000),
+      throughput: [
+        { label: "completed", color: "#2563eb", values: buckets.map((b) => b.completed) },
+        { label: "failed attempts", color: "#d97706", values: buckets.map((b) => b.failures) }
+      ],
       failures: [
         { label: "failures", color: "#d97706", values: buckets.map((b) => b.failures) },
         { label: "dead-lettered", color: "#dc2626", values: buckets.map((b) => b.deadLettered) }
@@ -72,9 +77,13 @@ export const Overview = () => {
           {queues.length === 0 && !stats.loading && <tr><td colSpan={9} className="empty">No queues with work or recent dead letters.</td></tr>}
         </tbody>
       </table>
-      <h2>Failures over the last hour</h2>
-      <p className="hint">Per minute, from the failure counters the workers write as they settle (first-try successes are not counted).</p>
+      <h2>Throughput and failures over the last hour</h2>
+      <p className="hint">
+        Per minute: completed jobs from the counts each worker flushes every few seconds, failures from the
+        counters the workers write as they settle.
+      </p>
       <div className="charts">
+        <Chart title="Completed jobs and failed attempts per minute" x={chart.x} series={chart.throughput} testId="throughput-chart" />
         <Chart title="Failures and dead letters per minute" x={chart.x} series={chart.failures} />
         <Chart title="Recoveries per minute" x={chart.x} series={chart.recovered} />
       </div>

@@ -1,4 +1,7 @@
-/** A uPlot time-series chart: x in seconds since the epoch, one series per label. */
+/**
+ * A uPlot time-series chart: x in seconds since the epoch, one series per label, with each
+ * series' total over the range written under it (readable without hovering, and by the tests).
+ */
 import { useEffect, useRef } from "react"
 import uPlot from "uplot"
 import "uplot/dist/uPlot.min.css"
@@ -9,6 +12,7 @@ export interface ChartProps {
   readonly series: ReadonlyArray<{ readonly label: string; readonly color: string; readonly values: ReadonlyArray<number> }>
   readonly width?: number
   readonly height?: number
+  readonly testId?: string
 }
 
 export const Chart = (props: ChartProps) => {
@@ -28,5 +32,12 @@ export const Chart = (props: ChartProps) => {
     )
     return () => plot.destroy()
   }, [props.title, props.x, props.series, props.width, props.height])
-  return <div className="chart" ref={element} />
+  return (
+    <figure className="chart-box" data-testid={props.testId}>
+      <div className="chart" ref={element} />
+      <figcaption className="hint">
+        {props.series.map((s) => `${s.label}: ${s.values.reduce((a, b) => a + b, 0).toLocaleString("en")}`).join(" · ")}
+      </figcaption>
+    </figure>
+  )
 }

@@ -11,6 +11,7 @@ import type { Outcome } from "../Outcome.js"
 import * as Metrics from "../Metrics.js"
 import { logDeadLetterConflict } from "./deadLetterSql.js"
 import * as JobSql from "./JobSql.js"
+import type { ThroughputCounter } from "./ThroughputCounter.js"
 
 export interface Result {
   readonly row: JobSql.ClaimedRow
@@ -30,6 +31,8 @@ export interface CompleterOptions {
   readonly wake: Effect.Effect<void>
   /** Called with the ids of jobs no longer held: settled, released, or given up on. */
   readonly onSettled: (ids: ReadonlyArray<number>) => void
+  /** Counts the completions once their settle statement succeeded. */
+  readonly throughput: ThroughputCounter
 }
 
 export interface Completer {
@@ -99,7 +102,7 @@ export const make = (options: CompleterOptions) =>
           if (counts && counts.blocked > 0) yield* logDeadLetterConflict(counts.blocked)
         }
         // Counted once per tag set of the batch, after the statement succeeded.
-        yield* countOutcomes(batch)
+        yield* countOutcomes(batch, options.throughput)
         if (toRelease.length > 0) {
           yield* JobSql.releaseBatch(sql, workerId, toRelease)
           yield* Metric.incrementBy(Metrics.jobsReleased, toRelease.length)
@@ -166,12 +169,13 @@ const settleActions: Record<Exclude<Outcome["_tag"], "Completed" | "Released">, 
  * The batch's outcomes by (queue, type[, class]), one increment per tag set. Successes are tallied
  * in nested maps (no key built per job); failures, the slow path, by a joined key.
  */
-const countOutcomes = (batch: ReadonlyArray<Result>) =>
+const countOutcomes = (batch: ReadonlyArray<Result>, throughput: ThroughputCounter) =>
   Effect.suspend(() => {
     const completed = new Map<string, Map<string, number>>()
     const failed = new Map<string, number>()
     for (const { outcome, row } of batch) {
       if (outcome._tag === "Completed") {
+        throughput.record(row.tenantId, row.queue, 1)
         let byType = completed.get(row.queue)
         if (byType === undefined) completed.set(row.queue, byType = new Map())
         byType.set(row.type, (byType.get(row.type) ?? 0) + 1)

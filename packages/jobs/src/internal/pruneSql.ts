@@ -94,6 +94,10 @@ export const jobReruns = (sql: Sql, ms: number, limit: number) =>
 export const failureStats = (sql: Sql, ms: number, limit: number) =>
   batch(sql, "failure_stat", sql`t.bucket < ${cutoff(sql, ms)}`, limit)
 
+/** Per-minute completed counts (throughput_stat_bucket_idx). */
+export const throughputStats = (sql: Sql, ms: number, limit: number) =>
+  batch(sql, "throughput_stat", sql`t.bucket < ${cutoff(sql, ms)}`, limit)
+
 /**
  * Circuit-breaker counts past every circuit's window (the breaker prunes them on its own passes too;
  * this covers a deployment that runs the breaker nowhere while workers still flush counts).
