@@ -6,14 +6,17 @@
  *   D replay       bulk replay of C's dead letters until all re-ran
  *   P DLQ page     one 50-row keyset page at a DLQ depth of BENCH_DLQ_DEPTH (default 200k), p99
  *   R bulk replay  the whole DLQ of P replayed by one replay request (BENCH_BULK=0 skips it)
- * The side-by-side comparison with graphile-worker and pg-boss is ../shared/bench-peers with
- * bench/peers-adapter.mjs (see README.md).
+ *   peers          the peers harness (graphile-worker, pg-boss, raw-pg reference) run once with
+ *                  bench/peers-adapter.mjs, and issue 16's ratio table from that run (peers.ts;
+ *                  BENCH_PEERS_DIR, BENCH_PEERS_ROUNDS; skipped with a message when there is no harness)
+ * BENCH_ONLY picks phases (default A,B,C,P,peers).
  */
 import { NodeContext } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { Database, JobDlqRepo } from "@redrive/database"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import { freshDatabase as fresh } from "./freshDatabase.js"
+import { runPeers } from "./peers.js"
 import { open, type Settings } from "./redrive-peers.js"
 
 const adminUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres"
@@ -183,10 +186,11 @@ const deadLetterDepth = async () => {
   }
 }
 
-const only = (process.env.BENCH_ONLY ?? "A,B,C,P").split(",")
+const only = (process.env.BENCH_ONLY ?? "A,B,C,P,peers").split(",")
 console.log(`redrive bench — node ${process.version}, ${adminUrl.replace(/\/\/.*@/, "//")}`)
 if (only.includes("A")) await throughput()
 if (only.includes("B")) await latency()
 if (only.includes("C")) await failureAndReplay()
 if (only.includes("P")) await deadLetterDepth()
+if (only.includes("peers")) await runPeers(adminUrl)
 process.exit(0)
