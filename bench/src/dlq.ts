@@ -33,8 +33,8 @@ const BULK = Math.min(n("BENCH_DLQ_BULK", 100_000), Math.floor(DEPTH / 5))
 const TIMEOUT_S = n("BENCH_DLQ_TIMEOUT_S", 1200)
 const KEEP = process.env.BENCH_DLQ_KEEP === "1"
 const DB = process.env.BENCH_DLQ_DB ?? "redrive_dlq_bench"
-/** The default of REDRIVE_REPLAY_BATCH_SIZE. */
-const REPLAY_BATCH = n("BENCH_DLQ_REPLAY_BATCH", 500)
+/** Dead letters per bulk replay statement; unset: Replay's default. */
+const REPLAY_BATCH = process.env.BENCH_DLQ_REPLAY_BATCH === undefined ? undefined : Number(process.env.BENCH_DLQ_REPLAY_BATCH)
 const WARMUP = 20
 const cursorSecret = "bench-dlq-cursor-secret-0123456789"
 const migrations = fileURLToPath(new URL("../../migrations", import.meta.url))
@@ -166,7 +166,7 @@ const main = async () => {
     Layer.mergeAll(
       JobDlqRepo.layerWithSecret(Redacted.make(cursorSecret)),
       ErrorGroups.layer,
-      Replay.layer({ batchSize: REPLAY_BATCH }),
+      Replay.layer(REPLAY_BATCH === undefined ? {} : { batchSize: REPLAY_BATCH }),
       ApiKeys.layer,
       NodeContext.layer
     ).pipe(
@@ -280,7 +280,7 @@ const main = async () => {
   while (handled < replayed && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10))
   const ranS = (performance.now() - t0) / 1000
   await runtime.runPromise(Scope.close(scope, Exit.void))
-  console.log(`\nBulk replay by filter (queue q1 + dlqFrom; ${BULK} expected of ${DEPTH}), batch ${REPLAY_BATCH}`)
+  console.log(`\nBulk replay by filter (queue q1 + dlqFrom; ${BULK} expected of ${DEPTH}), batch ${REPLAY_BATCH ?? "default"}`)
   console.log(`  ${replayed} dead letters queued in ${queuedS.toFixed(2)} s; all ${handled} re-ran ${ranS.toFixed(2)} s after the request`)
   if (replayed !== BULK || handled < replayed) throw new Error(`bench:dlq: replayed ${replayed}, ran ${handled}, expected ${BULK}`)
 }
