@@ -94,7 +94,10 @@ export interface ReplayOptions {
   readonly lease?: Duration.DurationInput
   /** History cap (default ErrorHistory.defaultCap). */
   readonly historyCap?: number
-  /** Dead-letter ids a batch statement examines at most (default: 4 batches' worth, at least 2000). */
+  /**
+   * Dead-letter ids a batch statement examines (default: 4 batches' worth, at least 2000); after a
+   * statement that found less than half a batch, the next one examines twice as many, up to 8 times this.
+   */
   readonly scanWindow?: number
 }
 
@@ -303,7 +306,8 @@ export const make = (options: ReplayOptions = {}) =>
       Effect.gen(function*() {
         const rate = request.ratePerSec
         const limit = rate === null ? batchSize : Math.min(batchSize, rate)
-        const window = options.scanWindow ?? Math.max(4 * limit, 2000)
+        const baseWindow = options.scanWindow ?? Math.max(4 * limit, 2000)
+        let window = baseWindow
         let afterId = 0
         while (true) {
           const started = yield* Clock.currentTimeMillis
@@ -335,6 +339,9 @@ export const make = (options: ReplayOptions = {}) =>
           const next = batch.candidates < limit ? batch.lastScanned : batch.lastCandidate
           if (next === null) return
           afterId = next
+          // Where few rows match (a narrow filter, or the stretch of ids past its last match), the
+          // next statement scans twice as far, up to 8 windows: fewer statements for the same rows.
+          window = batch.candidates < limit / 2 ? Math.min(window * 2, 8 * baseWindow) : baseWindow
           if (rate !== null && batch.batchReplayed > 0) {
             const wait = (batch.batchReplayed * 1000) / rate - ((yield* Clock.currentTimeMillis) - started)
             if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
