@@ -132,6 +132,10 @@ const prepare = async () => {
 const definitions = Array.from({ length: 7 }, (_, i) =>
   JobDefinition.make({ name: `type.${i}`, queue: "q1", payload: Schema.Unknown, retry: { maxAttempts: 3, base: 0, max: 0 } }))
 
+const decodeAt = Schema.decodeUnknownSync(Schema.Struct({ dlq_at: Schema.DateFromSelf }))
+const decodePage = Schema.decodeUnknownSync(Schema.Struct({ items: Schema.Array(Schema.Unknown), nextCursor: Schema.NullOr(Schema.String) }))
+const decodeGroups = Schema.decodeUnknownSync(Schema.Struct({ groups: Schema.Array(Schema.Unknown) }))
+
 type Filter = Record<string, string>
 interface Case {
   readonly name: string
@@ -147,7 +151,7 @@ const main = async () => {
   // Time-range bounds from the data: the dead letters of seed rows 400,001..600,000.
   const [to, from, bulkFrom] = await admin(async (c) => {
     const at = async (g: number) =>
-      ((await c.query("select dlq_at from redrive.job_dlq where job_id = $1", [g])).rows[0] as { dlq_at: Date }).dlq_at
+      decodeAt((await c.query("select dlq_at from redrive.job_dlq where job_id = $1", [g])).rows[0]).dlq_at
     return [await at(Math.floor(DEPTH * 0.4)), await at(Math.floor(DEPTH * 0.6)), await at(BULK * 5)]
   }, dbUrl)
   // Filters tenant t3 can see rows of: g % 20 = 3 ⇒ queue q3, class `unknown`, fingerprints fp3/fp23/fp43.
@@ -232,8 +236,8 @@ const main = async () => {
         const times = await walk(async (cursor) => {
           const url = `${server.base}/v1/dead-letters?${query}${cursor !== null ? `&cursor=${encodeURIComponent(cursor)}` : ""}`
           const response = await fetch(url, { headers: { authorization: `Bearer ${key}` } })
-          const body = await response.json() as { items: Array<unknown>; nextCursor: string | null }
-          if (response.status !== 200) throw new Error(`bench:dlq: ${url}: ${response.status}`)
+          if (response.status !== 200) throw new Error(`bench:dlq: ${url}: ${response.status} ${await response.text()}`)
+          const body = decodePage(await response.json())
           return { items: body.items.length, next: body.nextCursor }
         })
         report(`  http ${who}  ${c.name}`, times)
@@ -243,8 +247,8 @@ const main = async () => {
     for (const [who, key] of [["admin ", adminKey.secret], ["tenant", tenantKey.secret]] as const) {
       const times = await walk(async () => {
         const response = await fetch(`${server.base}/v1/error-groups?limit=50`, { headers: { authorization: `Bearer ${key}` } })
-        const body = await response.json() as { groups: Array<unknown> }
         if (response.status !== 200) throw new Error(`bench:dlq: error groups: ${response.status}`)
+        const body = decodeGroups(await response.json())
         return { items: body.groups.length, next: null }
       })
       report(`  http ${who}  by lastSeen`, times)
