@@ -189,6 +189,44 @@ layer(TestDatabase.layer, { excludeTestServices: true })("JobDlqRepo", (it) => {
       assert.strictEqual(page.items.length, 0)
     }).pipe(Effect.provide(Test)))
 
+  it.effect("reason text past the first rows of the order: found in order, as owner and under a tenant, % and _ literal", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const tenantId = F.tenant()
+      const queue = F.queue()
+      // 1500 rows, one a millisecond back from now: the newest 1400 say something else, so the
+      // search must go past the rows it reads first (1000) to find the older matches.
+      yield* sql`insert into redrive.job_dlq (job_id, tenant_id, queue, type, payload, priority, max_attempts,
+                   error_class, error_reason, attempts, fingerprint, first_failed_at, dlq_at)
+                 select 6000000 + g, ${tenantId}, ${queue}, 't', '{}', 5, 3, 'unknown',
+                   case when g % 20 = 0 and g > 1400 then 'Disk 50%_FULL on node ' || g
+                        when g % 20 = 10 and g > 1400 then 'disk 50xyfull on node ' || g
+                        else 'connection reset' end,
+                   3, 'fp', now(), now() - g * interval '1 millisecond'
+                 from generate_series(1, 1500) g`
+      const repo = yield* JobDlqRepo
+      const search = (limit: number) =>
+        Effect.gen(function*() {
+          const found: Array<string> = []
+          let cursor: string | null = null
+          for (let page = 0; page < 10; page++) {
+            const result: { items: ReadonlyArray<JobDlq>; nextCursor: string | null } = yield* repo.listPending(
+              { queue },
+              cursor === null ? { limit } : { limit, cursor },
+              { reasonContains: "50%_full" }
+            )
+            found.push(...result.items.map((r) => r.errorReason))
+            if (result.nextCursor === null) return found
+            cursor = result.nextCursor
+          }
+          return found
+        })
+      const expected = [1420, 1440, 1460, 1480, 1500].map((g) => `Disk 50%_FULL on node ${g}`)
+      assert.deepStrictEqual(yield* search(2), expected)
+      assert.deepStrictEqual(yield* withTenant(tenantId, search(2)), expected)
+      assert.deepStrictEqual(yield* withTenant(tenantId, search(50)), expected)
+    }).pipe(Effect.provide(Test)))
+
   it.effect("a page cursor issued under one tenant is refused under another tenant", () =>
     Effect.gen(function*() {
       const repo = yield* JobDlqRepo

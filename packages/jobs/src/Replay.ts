@@ -84,13 +84,20 @@ export type BulkRun = Data.TaggedEnum<{
 export const BulkRun = Data.taggedEnum<BulkRun>()
 
 export interface ReplayOptions {
-  /** Dead letters per batch statement (default 500); a rate limit lowers it to `ratePerSec`. */
+  /**
+   * Dead letters per batch statement (default 5000); a rate limit lowers it to `ratePerSec`.
+   * Each statement also pays for its scan window and the error-group trigger, whatever its size:
+   * at 500 a bulk replay of 100,000 took 6.4 s, at 5000 3.7 s (bench:dlq, 1,000,000 dead letters).
+   */
   readonly batchSize?: number
   /** How long a runner owns a request without finishing a batch (default 1 minute). */
   readonly lease?: Duration.DurationInput
   /** History cap (default ErrorHistory.defaultCap). */
   readonly historyCap?: number
-  /** Dead-letter ids a batch statement examines at most (default: 4 batches' worth, at least 2000). */
+  /**
+   * Dead-letter ids a batch statement examines (default: 4 batches' worth, at least 2000); after a
+   * statement that found less than half a batch, the next one examines twice as many, up to 8 times this.
+   */
   readonly scanWindow?: number
 }
 
@@ -162,11 +169,13 @@ const describe = (cause: Cause.Cause<unknown>): string => {
   return text.slice(0, 2000)
 }
 
+const defaultBatchSize = 5000
+
 export const make = (options: ReplayOptions = {}) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const registry = yield* JobRegistry
-    const batchSize = options.batchSize ?? 500
+    const batchSize = options.batchSize ?? defaultBatchSize
     const leaseMs = Duration.toMillis(Duration.decode(options.lease ?? "1 minute"))
     const cap = options.historyCap ?? ErrorHistory.defaultCap
     const isPositiveInt = (n: number | undefined) => n === undefined || (Number.isInteger(n) && n >= 1)
@@ -297,7 +306,8 @@ export const make = (options: ReplayOptions = {}) =>
       Effect.gen(function*() {
         const rate = request.ratePerSec
         const limit = rate === null ? batchSize : Math.min(batchSize, rate)
-        const window = options.scanWindow ?? Math.max(4 * limit, 2000)
+        const baseWindow = options.scanWindow ?? Math.max(4 * limit, 2000)
+        let window = baseWindow
         let afterId = 0
         while (true) {
           const started = yield* Clock.currentTimeMillis
@@ -329,6 +339,9 @@ export const make = (options: ReplayOptions = {}) =>
           const next = batch.candidates < limit ? batch.lastScanned : batch.lastCandidate
           if (next === null) return
           afterId = next
+          // Where few rows match (a narrow filter, or the stretch of ids past its last match), the
+          // next statement scans twice as far, up to 8 windows: fewer statements for the same rows.
+          window = batch.candidates < limit / 2 ? Math.min(window * 2, 8 * baseWindow) : baseWindow
           if (rate !== null && batch.batchReplayed > 0) {
             const wait = (batch.batchReplayed * 1000) / rate - ((yield* Clock.currentTimeMillis) - started)
             if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
@@ -376,13 +389,13 @@ export const make = (options: ReplayOptions = {}) =>
 /** Needs SqlClient and JobRegistry. */
 export const layer = (options: ReplayOptions = {}) => Layer.effect(Replay, make(options))
 
-/** REDRIVE_REPLAY_BATCH_SIZE (default 500) and REDRIVE_REPLAY_LEASE (default 1 minute). */
+/** REDRIVE_REPLAY_BATCH_SIZE (default 5000) and REDRIVE_REPLAY_LEASE (default 1 minute). */
 export const layerConfig = Layer.unwrapEffect(
   Effect.map(
     Config.all({
       batchSize: Config.integer("REDRIVE_REPLAY_BATCH_SIZE").pipe(
         Config.validate({ message: "REDRIVE_REPLAY_BATCH_SIZE must be between 1 and 10000", validation: (n) => n >= 1 && n <= 10_000 }),
-        Config.withDefault(500)
+        Config.withDefault(defaultBatchSize)
       ),
       lease: Config.duration("REDRIVE_REPLAY_LEASE").pipe(Config.withDefault(Duration.minutes(1)))
     }),
