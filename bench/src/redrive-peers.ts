@@ -6,7 +6,12 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { SqlClient } from "@effect/sql"
 import { Database, MigrationRunner, Roles } from "@redrive/database"
-import { Enqueue, JobDefinition, Redrive, Replay } from "@redrive/jobs"
+// By module, not through the package's index: the index loads every module, the cluster
+// runner's (sockets, RPC, undici) among them, which a worker that is no cluster runner never uses.
+import * as Enqueue from "@redrive/jobs/Enqueue"
+import * as JobDefinition from "@redrive/jobs/JobDefinition"
+import * as Redrive from "@redrive/jobs/Redrive"
+import * as Replay from "@redrive/jobs/Replay"
 import { Effect, Layer, ManagedRuntime, Redacted, Schedule, Schema } from "effect"
 import { fileURLToPath } from "node:url"
 
