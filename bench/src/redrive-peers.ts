@@ -6,8 +6,13 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { SqlClient } from "@effect/sql"
 import { Database, MigrationRunner, Roles } from "@redrive/database"
-import { Enqueue, JobDefinition, JobRegistry, Replay, Worker } from "@redrive/jobs"
-import { Effect, Exit, Layer, ManagedRuntime, Redacted, Schema, Scope } from "effect"
+// By module, not through the package's index: the index loads every module, the cluster
+// runner's (sockets, RPC, undici) among them, which a worker that is no cluster runner never uses.
+import * as Enqueue from "@redrive/jobs/Enqueue"
+import * as JobDefinition from "@redrive/jobs/JobDefinition"
+import * as Redrive from "@redrive/jobs/Redrive"
+import * as Replay from "@redrive/jobs/Replay"
+import { Effect, Layer, ManagedRuntime, Redacted, Schedule, Schema } from "effect"
 import { fileURLToPath } from "node:url"
 
 export interface Settings {
@@ -39,7 +44,9 @@ export const open = async (ctx: OpenContext) => {
     queue: "bench",
     payload: Schema.Unknown,
     // Zero backoff: the harness measures the failure path, not the wait between attempts.
-    retry: { maxAttempts: ctx.maxAttempts, base: 0, max: 0 }
+    retry: { maxAttempts: ctx.maxAttempts, base: 0, max: 0 },
+    // On as a user would switch it on: every attempt is counted for the breaker.
+    circuitBreaker: true
   })
   // Migrate as the harness's (administrator's) URL, then run as the runtime role, as a service does.
   await Effect.runPromise(
@@ -49,17 +56,25 @@ export const open = async (ctx: OpenContext) => {
       Effect.scoped
     )
   )
-  const DatabaseLive = Database.layer({
+  const database: Database.DatabaseConfig = {
     url: Roles.localRuntimeUrl(Redacted.make(ctx.databaseUrl)),
     // claim, completer, lease extension, LISTEN, the maintenance leader's connection, enqueue
     maxConnections: 6
-  })
-  const runtime = ManagedRuntime.make(
-    Layer.mergeAll(Replay.layer({ batchSize: settings.replayBatch }), NodeContext.layer).pipe(
-      Layer.provideMerge(JobRegistry.layer([BenchJob])),
-      Layer.provideMerge(DatabaseLive)
-    )
-  )
+  }
+  const common = {
+    definitions: [BenchJob],
+    database,
+    cursorSecret: Redacted.make("bench-peers-cursor-secret"),
+    replay: { batchSize: settings.replayBatch }
+  }
+  // Before the worker starts (a producer, or jobs enqueued ahead of it): what an API process runs.
+  const api = ManagedRuntime.make(Layer.merge(Redrive.layer(common), NodeContext.layer))
+  let worker: ManagedRuntime.ManagedRuntime<Redrive.Services, unknown> | undefined
+  // Once the worker runs, the process is a worker process: one Redrive.layerWorker serves it all.
+  const runtime = {
+    runPromise: <A, E>(effect: Effect.Effect<A, E, Redrive.Services>): Promise<A> =>
+      (worker ?? api).runPromise(effect)
+  }
   const openCircuits = settings.openCircuits ?? 0
   if (openCircuits > 0 && ctx.role !== "worker") {
     await runtime.runPromise(Effect.flatMap(SqlClient.SqlClient, (sql) =>
@@ -74,7 +89,6 @@ export const open = async (ctx: OpenContext) => {
           select 'bench', t.type, 'paused', '{}'::jsonb from types t, generate_series(1, 1000)
           where (select count(*) from controls) >= 0`))
   }
-  let workerScope: Scope.CloseableScope | undefined
 
   return {
     async enqueueBatch(payloads: ReadonlyArray<unknown>) {
@@ -89,31 +103,33 @@ export const open = async (ctx: OpenContext) => {
           const result = handler(payload)
           return result instanceof Promise ? Effect.promise(() => result) : Effect.void
         }).pipe(Effect.catchAllDefect((defect) => Effect.fail(defect))))
-      const scope = await runtime.runPromise(Scope.make())
-      workerScope = scope
-      await runtime.runPromise(
-        Layer.buildWithScope(
-          Worker.layer({
-            handlers: [run],
-            batchSize: settings.batchSize,
-            concurrency: settings.concurrency,
-            pollInterval: `${settings.pollMs} millis`,
-            shutdownGrace: "5 seconds"
-          }),
-          scope
-        )
-      )
+      // Everything on, as a user runs a worker: maintenance (elected: rescuer, pruner, circuit
+      // breaker, alerts outbox), the completer, metrics, spans without an exporter, controls and
+      // the bulk-replay runner.
+      worker = ManagedRuntime.make(Redrive.layerWorker({
+        ...common,
+        handlers: [run],
+        batchSize: settings.batchSize,
+        concurrency: settings.concurrency,
+        pollInterval: `${settings.pollMs} millis`,
+        shutdownGrace: "5 seconds"
+      }))
+      await worker.runtime()
     },
     async stop() {
-      if (workerScope) await runtime.runPromise(Scope.close(workerScope, Exit.void))
-      await runtime.dispose()
+      if (worker) await worker.dispose()
+      await api.dispose()
     },
     async replayFailed() {
       return runtime.runPromise(Effect.gen(function*() {
         const replay = yield* Replay.Replay
         const request = yield* replay.createBulk({ filter: {}, scopeTenant: "*", dryRun: false, requestedBy: "bench" })
         yield* replay.runBulk(request.id, "bench")
-        const done = yield* replay.get(request.id)
+        // The worker's bulk-replay runner may have claimed the request first: wait for its end.
+        const done = yield* replay.get(request.id).pipe(
+          Effect.filterOrFail((r) => r.state !== "pending" && r.state !== "running", () => "not ended" as const),
+          Effect.retry({ schedule: Schedule.spaced("5 millis"), times: 6000 })
+        )
         return done.replayed
       }))
     },

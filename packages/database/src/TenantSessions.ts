@@ -8,7 +8,7 @@
  * another tenant's id, or a made-up token, shows nothing. The pool connects on first use: a
  * process that never opens a tenant block never logs in as the tenant role.
  */
-import { Reactivity } from "@effect/experimental"
+import * as Reactivity from "@effect/experimental/Reactivity"
 import { SqlClient } from "@effect/sql"
 import { SqlError } from "@effect/sql/SqlError"
 import { PgClient } from "@effect/sql-pg"

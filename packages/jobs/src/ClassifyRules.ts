@@ -6,7 +6,7 @@
  * build their errors (undici, node:http, axios, got, AWS SDK v3, Stripe, OpenAI, Anthropic,
  * Twilio, SendGrid, Octokit, Slack, Google APIs, Zod, pg, nodemailer); see the test corpus.
  */
-import { HttpClientError } from "@effect/platform"
+import * as HttpClientError from "@effect/platform/HttpClientError"
 import { Option } from "effect"
 import type { Facts, Rule } from "./Classify.js"
 import * as ErrorClass from "./ErrorClass.js"

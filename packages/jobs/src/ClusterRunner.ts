@@ -24,9 +24,9 @@
  * Shard locks are session advisory locks 1000001–1000300 (one bigint key); Redrive's own advisory
  * locks use the two-int key space, so they never collide.
  */
-import { RunnerAddress } from "@effect/cluster"
+import * as RunnerAddress from "@effect/cluster/RunnerAddress"
 import type { ShardingConfig } from "@effect/cluster/ShardingConfig"
-import { NodeClusterSocket } from "@effect/platform-node"
+import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import { SqlClient } from "@effect/sql"
 import { Config, Duration, Effect, Layer, Option } from "effect"
 import * as JobCommands from "./JobCommands.js"

@@ -9,9 +9,11 @@
  * The entity runs as the owning database role: it does not enforce tenancy. The HTTP and RPC
  * layers check that a caller's tenant owns the id before they send a command here.
  */
-import { ClusterSchema, Entity, SingleRunner } from "@effect/cluster"
+import * as ClusterSchema from "@effect/cluster/ClusterSchema"
+import * as Entity from "@effect/cluster/Entity"
+import * as SingleRunner from "@effect/cluster/SingleRunner"
 import type { ShardingConfig } from "@effect/cluster/ShardingConfig"
-import { Rpc } from "@effect/rpc"
+import * as Rpc from "@effect/rpc/Rpc"
 import { DatabaseError as DbError, Ids, Input } from "@redrive/database"
 import { Effect, Either, Layer, ParseResult, Schema } from "effect"
 import { randomUUID } from "node:crypto"

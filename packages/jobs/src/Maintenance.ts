@@ -20,7 +20,7 @@
  * Cluster runners (ClusterRunner) take part in the same election; `layerCluster` is the
  * Singleton alternative for an application that wants it (never both on one database).
  */
-import { Singleton } from "@effect/cluster"
+import * as Singleton from "@effect/cluster/Singleton"
 import { SqlClient } from "@effect/sql"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { Data, Duration, Effect, Layer, Metric, Schedule, Scope } from "effect"

@@ -17,10 +17,10 @@
 import type { SqlClient } from "@effect/sql"
 import type { PgClient } from "@effect/sql-pg"
 import { ControlRepo, Database, JobDlqRepo, JobRepo, type TenantSessions } from "@redrive/database"
-import { type ConfigError, Layer, Option, type Redacted } from "effect"
+import { type ConfigError, Effect, Layer, Option, type Redacted } from "effect"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as AlertChannels from "./alerts/AlertChannels.js"
-import * as ClusterRunner from "./ClusterRunner.js"
+import type * as ClusterRunner from "./ClusterRunner.js"
 import * as Controls from "./Controls.js"
 import * as ErrorGroups from "./ErrorGroups.js"
 import * as JobCommands from "./JobCommands.js"
@@ -137,9 +137,15 @@ export function layerWorker(
 ): Layer.Layer<never, unknown, unknown> {
   const definitions = [...(options.definitions ?? []), ...options.handlers.map((h) => h.definition)]
   const runner = options.replayRunner === false ? Layer.empty : ReplayRunner.layer(options.replayRunner ?? {})
-  const cluster = options.cluster === undefined
+  const clusterOptions = options.cluster
+  // Loaded only for a cluster runner: its sockets, RPC serialization and HTTP client (undici)
+  // are megabytes of modules a plain worker never runs (issue 16, workload E: peak RSS).
+  const cluster = clusterOptions === undefined
     ? Layer.empty
-    : ClusterRunner.layer({ ...options.cluster.runner, commands: options.commands })
+    : Layer.unwrapEffect(Effect.map(
+      Effect.promise(() => import("./ClusterRunner.js")),
+      (ClusterRunner) => ClusterRunner.layer({ ...clusterOptions.runner, commands: options.commands })
+    ))
   return Layer.mergeAll(Worker.layer(options), runner, cluster).pipe(
     Layer.provideMerge(layer({ ...options, definitions }))
   )
