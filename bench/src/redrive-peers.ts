@@ -26,6 +26,8 @@ export interface Settings {
    * control row and 1,000 jobs waiting as paused in the bench queue, to measure the claim with them.
    */
   readonly openCircuits?: number
+  /** Database.DatabaseConfig's preparedStatements (default true): false measures the unnamed path. */
+  readonly preparedStatements?: boolean
 }
 
 export interface OpenContext {
@@ -59,7 +61,8 @@ export const open = async (ctx: OpenContext) => {
   const database: Database.DatabaseConfig = {
     url: Roles.localRuntimeUrl(Redacted.make(ctx.databaseUrl)),
     // claim, completer, lease extension, LISTEN, the maintenance leader's connection, enqueue
-    maxConnections: 6
+    maxConnections: 6,
+    preparedStatements: settings.preparedStatements ?? true
   }
   const common = {
     definitions: [BenchJob],

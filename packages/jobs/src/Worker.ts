@@ -16,7 +16,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { SqlClient } from "@effect/sql"
-import { Ids } from "@redrive/database"
+import { Ids, PreparedStatement } from "@redrive/database"
 import {
   Cause,
   Context,
@@ -392,7 +392,12 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
 
     let lastServed: string | null = null
     const claim = (limit: number) =>
-      Effect.suspend(() => JobSql.claimBatch(sql, { queues, types, tenants, limit, workerId, leaseMs, after: lastServed })).pipe(
+      Effect.suspend(() =>
+        PreparedStatement.execute(
+          "redrive_claim",
+          JobSql.claimBatch(sql, { queues, types, tenants, limit, workerId, leaseMs, after: lastServed })
+        )
+      ).pipe(
         Effect.tap((rows) => {
           if (rows.length > 0) lastServed = rows[0]!.lastServed
           for (const row of rows) {

@@ -6,7 +6,7 @@ import { SingleRunner } from "@effect/cluster"
 import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
 import { AdminClient, Cleanup, Factory, TestDatabase } from "@redrive/database/testing"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Logger } from "effect"
 import * as ClusterRunner from "../src/ClusterRunner.js"
 import * as Maintenance from "../src/Maintenance.js"
 import { leaderLockKey } from "../src/Maintenance.js"
@@ -82,5 +82,26 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "120 seconds" })
       // Disconnected: taking the lock is uninterruptible, and a blocked setup must fail the test, not hang it.
       const ran = yield* Cleanup.withLock(setup, Effect.succeed("setup ran")).pipe(Effect.disconnect, Effect.timeout("5 seconds"))
       assert.strictEqual(ran, "setup ran")
+    }))
+
+  it.scoped("the leader warns when the server runs without autovacuum, and only then", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const [setting] = yield* sql<{ autovacuum: string }>`select current_setting('autovacuum') as autovacuum`
+      const logged: Array<string> = []
+      const capture = Logger.make(({ message }) => {
+        logged.push(Array.isArray(message) ? message.map(String).join(" ") : String(message))
+      })
+      // Waits for the lock: the file's other tests may leave a leader for a moment.
+      yield* Layer.buildWithScope(
+        Maintenance.layer({
+          rescuer: false, circuitBreaker: false, pruner: false, drainWatcher: false, alerts: false, metrics: false,
+          electionInterval: "200 millis"
+        }).pipe(Layer.provide(Logger.replace(Logger.defaultLogger, capture))),
+        yield* Effect.scope
+      )
+      yield* eventually(Effect.sync(() => logged.some((m) => m.includes("this process leads"))), (led) => led, "30 seconds")
+      const warned = logged.some((m) => m.includes("autovacuum is off on this server"))
+      assert.strictEqual(warned, setting!.autovacuum === "off", `autovacuum ${setting!.autovacuum}: ${logged.join(" | ")}`)
     }))
 })

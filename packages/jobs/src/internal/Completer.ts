@@ -6,6 +6,7 @@
  * at once. A settled job frees its place in the worker (`onSettled`).
  */
 import type { SqlClient } from "@effect/sql/SqlClient"
+import { PreparedStatement } from "@redrive/database"
 import { Clock, Duration, Effect, Metric, Queue, Schedule } from "effect"
 import type { Outcome } from "../Outcome.js"
 import * as Metrics from "../Metrics.js"
@@ -90,7 +91,12 @@ export const make = (options: CompleterOptions) =>
           }
         }
         if (failures.length === 0 && plain) {
-          if (done.length > 0) yield* JobSql.completeBatch(sql, { workerId, done, keepCompleted: options.keepCompleted })
+          if (done.length > 0) {
+            yield* PreparedStatement.execute(
+              "redrive_complete",
+              JobSql.completeBatch(sql, { workerId, done, keepCompleted: options.keepCompleted })
+            )
+          }
         } else if (done.length + failures.length > 0) {
           const [counts] = yield* JobSql.settleBatch(sql, {
             workerId,
