@@ -9,6 +9,7 @@ import { DlqId, DlqIdInput, JobId } from "./Ids.js"
 import * as Input from "./Input.js"
 import { JobDlq } from "./JobDlq.js"
 import { currentTenant } from "./Tenant.js"
+import * as RawSql from "./RawSql.js"
 
 export type JobDlqInsert = typeof JobDlq.insert.Type
 
@@ -127,7 +128,7 @@ const make = (cursorKey: Redacted.Redacted<string>) =>
         // sort every row of the tenant: 340 ms at 50,000 rows).
         if (reasonContains === null || underRls) {
           const matches = reasonContains === null ? [] : [sql`strpos(lower(error_reason), lower(${reasonContains})) > 0`]
-          return sql.withoutTransforms()`select ${sql.literal(camelColumns)} from redrive.job_dlq
+          return RawSql.of(sql)`select ${sql.literal(camelColumns)} from redrive.job_dlq
                      where ${sql.and([...clauses, ...matches])} order by dlq_at desc, id desc limit ${limit}`
         }
         const pattern = containsPattern(reasonContains)
@@ -136,7 +137,7 @@ const make = (cursorKey: Redacted.Redacted<string>) =>
         // order first, which fill the page when the phrase is common; only when they do not, the
         // trigram index of migration 0029 over all pending rows (a rare phrase: 1 in 1000 rows of
         // 1,000,000 took 23 ms a page by walking, ~5 ms this way).
-        return sql.withoutTransforms()`
+        return RawSql.of(sql)`
           with walked as materialized (
             select id, dlq_at, error_reason from redrive.job_dlq
             where ${sql.and(clauses)} order by dlq_at desc, id desc limit ${reasonWalk}

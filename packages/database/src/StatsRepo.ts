@@ -5,6 +5,7 @@
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Effect, Schema } from "effect"
 import { fromSqlError } from "./DatabaseError.js"
+import * as RawSql from "./RawSql.js"
 
 /** Counts arrive as bigint strings; numeric as a string; double precision as a number. */
 const Count = Schema.Union(Schema.Number, Schema.NumberFromString)
@@ -67,7 +68,7 @@ export class StatsRepo extends Effect.Service<StatsRepo>()("@redrive/database/St
       Request: Schema.Void,
       Result: QueueHealth,
       execute: () =>
-        sql.withoutTransforms()`select tenant_id as "tenantId", queue, available, scheduled, retrying, running, paused,
+        RawSql.of(sql)`select tenant_id as "tenantId", queue, available, scheduled, retrying, running, paused,
                  oldest_available_age_s as "oldestAvailableAgeS", dead_lettered_24h as "deadLettered24h"
           from redrive.queue_health order by tenant_id, queue`
     })
@@ -75,7 +76,7 @@ export class StatsRepo extends Effect.Service<StatsRepo>()("@redrive/database/St
       Request: Schema.Void,
       Result: FailureStats,
       execute: () =>
-        sql.withoutTransforms()`select tenant_id as "tenantId", queue, type, error_class as "errorClass",
+        RawSql.of(sql)`select tenant_id as "tenantId", queue, type, error_class as "errorClass",
                  failures_1h as "failures1h", dead_lettered_1h as "deadLettered1h", recovered_1h as "recovered1h",
                  failures_24h as "failures24h", dead_lettered_24h as "deadLettered24h", recovered_24h as "recovered24h",
                  retry_success_rate_24h as "retrySuccessRate24h"
@@ -88,7 +89,7 @@ export class StatsRepo extends Effect.Service<StatsRepo>()("@redrive/database/St
       Request: Schema.Struct({ minutes: Schema.Int, tenantId: Schema.NullOr(Schema.String) }),
       Result: TimelineBucket,
       execute: (r) =>
-        sql.withoutTransforms()`with since as (select date_trunc('minute', now()) - make_interval(mins => ${r.minutes} - 1) as at),
+        RawSql.of(sql)`with since as (select date_trunc('minute', now()) - make_interval(mins => ${r.minutes} - 1) as at),
           per_minute as (
             select f.bucket, sum(f.failures) as failures, sum(f.dead_lettered) as dead_lettered, sum(f.recovered) as recovered
             from redrive.failure_stat f

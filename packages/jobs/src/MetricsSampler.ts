@@ -6,7 +6,7 @@
  * scan of job_dlq. A tag set that disappears is set to 0 once, so a drained queue reads 0.
  */
 import { SqlClient } from "@effect/sql"
-import { DatabaseError as DbError } from "@redrive/database"
+import { DatabaseError as DbError, RawSql } from "@redrive/database"
 import { Duration, Effect, Metric, MetricLabel, Schedule } from "effect"
 import * as Metrics from "./Metrics.js"
 
@@ -32,7 +32,7 @@ const gaugeOf = {
 export const sampleOnce = (seen: Map<string, Sample> = new Map()) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const rows = yield* sql.withoutTransforms()<Sample>`
+    const rows = yield* RawSql.of(sql)<Sample>`
       select 'queue' as kind, queue as a, state as b, count(*)::int as n
       from redrive.job where state in ('available', 'paused', 'running') group by queue, state
       union all

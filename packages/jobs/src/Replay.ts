@@ -170,6 +170,8 @@ const describe = (cause: Cause.Cause<unknown>): string => {
 }
 
 const defaultBatchSize = 5000
+/** The first batch of a bulk run (slow start); later ones double up to the batch size. */
+const firstBatch = 250
 
 export const make = (options: ReplayOptions = {}) =>
   Effect.gen(function*() {
@@ -309,6 +311,9 @@ export const make = (options: ReplayOptions = {}) =>
         const baseWindow = options.scanWindow ?? Math.max(4 * limit, 2000)
         let window = baseWindow
         let afterId = 0
+        // Slow start: the first batch is small and each one doubles up to the limit, so the first
+        // replayed jobs are queued (and run) while the rest of the request is still being replayed.
+        let take = Math.min(limit, firstBatch)
         while (true) {
           const started = yield* Clock.currentTimeMillis
           const [batch] = yield* rows(
@@ -321,7 +326,7 @@ export const make = (options: ReplayOptions = {}) =>
               maxDlqId: request.maxDlqId,
               afterId,
               window,
-              limit,
+              limit: take,
               by: request.requestedBy,
               cap,
               leaseMs,
@@ -336,12 +341,13 @@ export const make = (options: ReplayOptions = {}) =>
           if (batch.state === "done") return
           // A full batch may have left matches in the rows it scanned: continue after its last
           // candidate; otherwise after the last row scanned.
-          const next = batch.candidates < limit ? batch.lastScanned : batch.lastCandidate
+          const next = batch.candidates < take ? batch.lastScanned : batch.lastCandidate
           if (next === null) return
           afterId = next
           // Where few rows match (a narrow filter, or the stretch of ids past its last match), the
           // next statement scans twice as far, up to 8 windows: fewer statements for the same rows.
-          window = batch.candidates < limit / 2 ? Math.min(window * 2, 8 * baseWindow) : baseWindow
+          window = batch.candidates < take / 2 ? Math.min(window * 2, 8 * baseWindow) : baseWindow
+          take = Math.min(limit, take * 2)
           if (rate !== null && batch.batchReplayed > 0) {
             const wait = (batch.batchReplayed * 1000) / rate - ((yield* Clock.currentTimeMillis) - started)
             if (wait > 0) yield* Effect.sleep(Duration.millis(wait))

@@ -171,6 +171,24 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("Replay b
       assert.isAtMost(batches, Math.ceil(Number(rows!.n) / scanWindow) + 2)
     }))
 
+  it.effect("slow start: the first batch is small and each one doubles up to the batch size", () =>
+    Effect.gen(function*() {
+      const replay = yield* Replay
+      const ids = yield* seedDeadLetters({ queue: "slow-start", count: 800 })
+      const request = yield* replay.createBulk({
+        filter: queueFilter("slow-start"),
+        scopeTenant: "*",
+        dryRun: false,
+        requestedBy: "a"
+      })
+      const before = (yield* Metric.value(Metrics.replayBatchesTotal)).count
+      const run = yield* runBulkWith({ batchSize: 1000 }, request.id, "w1")
+      assert.deepInclude(run.request, { state: "done", matched: 800, replayed: 800 })
+      // 250, then 500, then the last 50 (of at most 1000): the first jobs ran while the rest waited.
+      assert.strictEqual((yield* Metric.value(Metrics.replayBatchesTotal)).count - before, 3)
+      yield* assertReplayedOnce(ids)
+    }))
+
   it.effect("a tenant scope replays only that tenant; `*` covers every tenant", () =>
     Effect.gen(function*() {
       const replay = yield* Replay

@@ -9,6 +9,7 @@ import * as Notify from "../Notify.js"
 import { scopeControlled } from "./controlSql.js"
 import { blockedCount, countFailures, movedStatRows, moveToDlq } from "./deadLetterSql.js"
 import { appendHistory } from "./historySql.js"
+import { RawSql } from "@redrive/database"
 
 /**
  * The state a new job starts in: `paused` when a control row covers its tenant, queue or type
@@ -42,7 +43,7 @@ export interface InsertBatch {
  * and queue is not inserted. Returns the inserted rows (id, key) and wakes the queue's workers.
  */
 export const insertBatch = (sql: SqlClient, b: InsertBatch) =>
-  sql.withoutTransforms()<{ readonly id: string; readonly idempotencyKey: string | null }>`
+  RawSql.of(sql)<{ readonly id: string; readonly idempotencyKey: string | null }>`
     with input as (
       select e.payload, e.ord, k.key
       from jsonb_array_elements(${b.payloads}::jsonb) with ordinality as e(payload, ord)
@@ -71,7 +72,7 @@ export const insertBatch = (sql: SqlClient, b: InsertBatch) =>
 
 /** The unfinished jobs holding these keys (for duplicates of a key enqueued concurrently). */
 export const findByIdempotencyKeys = (sql: SqlClient, tenantId: string, queue: string, keys: ReadonlyArray<string>) =>
-  sql.withoutTransforms()<{ readonly id: string; readonly idempotencyKey: string }>`
+  RawSql.of(sql)<{ readonly id: string; readonly idempotencyKey: string }>`
     select id, idempotency_key as "idempotencyKey" from redrive.job
     where tenant_id = ${tenantId} and queue = ${queue} and idempotency_key = any(${keys}::text[])
       and state in ('available', 'paused', 'running')`
@@ -117,7 +118,7 @@ export const claimBatch = (
     readonly after: string | null
   }
 ) =>
-  sql.withoutTransforms()<ClaimedRow>`
+  RawSql.of(sql)<ClaimedRow>`
     with recursive pairs as (
       -- Loose index scan: per queue, jump from one tenant with available jobs to the next.
       select q.queue, (
@@ -216,7 +217,7 @@ export const settleBatch = (
     readonly historyCap: number
   }
 ) =>
-  sql.withoutTransforms()<{
+  RawSql.of(sql)<{
     readonly completed: number
     readonly retried: number
     readonly deadLettered: number
@@ -335,10 +336,10 @@ export const completeBatch = (
   s: { readonly workerId: string; readonly done: ReadonlyArray<number>; readonly keepCompleted: boolean }
 ) =>
   s.keepCompleted
-    ? sql.withoutTransforms()`update redrive.job set state = 'completed', completed_at = now(), updated_at = now(),
+    ? RawSql.of(sql)`update redrive.job set state = 'completed', completed_at = now(), updated_at = now(),
             locked_by = null, locked_until = null
           where id = any(${s.done}::bigint[]) and state = 'running' and locked_by = ${s.workerId}`
-    : sql.withoutTransforms()`delete from redrive.job
+    : RawSql.of(sql)`delete from redrive.job
           where id = any(${s.done}::bigint[]) and state = 'running' and locked_by = ${s.workerId}`
 
 /** Puts leased jobs back without using up their attempt (shutdown, or a handler interrupted). */
@@ -353,7 +354,7 @@ export const releaseBatch = (sql: SqlClient, workerId: string, ids: ReadonlyArra
 
 /** Extends the leases of this worker's running jobs (and records the heartbeat). */
 export const extendLeases = (sql: SqlClient, workerId: string, ids: ReadonlyArray<number>, leaseMs: number) =>
-  sql.withoutTransforms()`update redrive.job set locked_until = now() + ${leaseMs} * interval '1 millisecond', heartbeat_at = now()
+  RawSql.of(sql)`update redrive.job set locked_until = now() + ${leaseMs} * interval '1 millisecond', heartbeat_at = now()
       where id = any(${ids}::bigint[]) and state = 'running' and locked_by = ${workerId}`
 
 /**
@@ -362,7 +363,7 @@ export const extendLeases = (sql: SqlClient, workerId: string, ids: ReadonlyArra
  * when their attempts are used up, by the same dead-letter path as settle.
  */
 export const rescueExpired = (sql: SqlClient, r: { readonly limit: number; readonly historyCap: number }) =>
-  sql.withoutTransforms()<{ readonly rescued: number; readonly deadLettered: number; readonly blocked: number }>`
+  RawSql.of(sql)<{ readonly rescued: number; readonly deadLettered: number; readonly blocked: number }>`
     with cap as (
       select ${r.historyCap}::int as n
     ), expired as (

@@ -4,6 +4,7 @@
  * (job.failing, dlq.threshold, replay.finished). Each is one statement.
  */
 import type { SqlClient } from "@effect/sql/SqlClient"
+import { RawSql } from "@redrive/database"
 
 /** A claimed delivery with its channel (secret included: it never leaves the dispatcher). */
 export interface ClaimedRow {
@@ -40,7 +41,7 @@ export interface ClaimedRow {
  * `FOR UPDATE SKIP LOCKED` keeps two dispatchers off each other's rows.
  */
 export const claim = (sql: SqlClient, c: { readonly limit: number; readonly leaseMs: number; readonly digestMax: number }) =>
-  sql.withoutTransforms()<{
+  RawSql.of(sql)<{
     readonly id: string
     readonly channel_id: string
     readonly tenant_id: string | null
@@ -157,7 +158,7 @@ export interface TryRecord {
  * whose row another claimed does not overwrite the newer try's outcome; its try is still kept).
  */
 export const record = (sql: SqlClient, tries: ReadonlyArray<TryRecord>) =>
-  sql.withoutTransforms()<{ readonly settled: number; readonly carried: number; readonly _side_effects: number }>`
+  RawSql.of(sql)<{ readonly settled: number; readonly carried: number; readonly _side_effects: number }>`
     with r as (
       select * from jsonb_to_recordset(${JSON.stringify(tries)}::jsonb) as r(
         id bigint, attempt int, outcome text, status int, error text, "durationMs" int, carried int, "retryInMs" bigint)
@@ -217,7 +218,7 @@ const episodes = (sql: SqlClient, event: string, source: "failing" | "over") =>
  * it goes when the condition no longer holds, so the next episode fires again.
  */
 export const evaluateFailing = (sql: SqlClient) =>
-  sql.withoutTransforms()<{ readonly fired: number; readonly cleared: number }>`
+  RawSql.of(sql)<{ readonly fired: number; readonly cleared: number }>`
     with ch as (
       select ch.id, ch.tenant_id, ch.failing_after, ch.failing_window_s, ch.error_classes from redrive.alert_channel ch
       where ${wants(sql, "job.failing")}
@@ -250,7 +251,7 @@ export const evaluateFailing = (sql: SqlClient) =>
  * depth is back at or under the threshold). Counts only when such a channel exists.
  */
 export const evaluateDlqThreshold = (sql: SqlClient) =>
-  sql.withoutTransforms()<{ readonly fired: number; readonly cleared: number }>`
+  RawSql.of(sql)<{ readonly fired: number; readonly cleared: number }>`
     with ch as (
       select ch.id, ch.tenant_id, ch.dlq_threshold from redrive.alert_channel ch
       where ch.dlq_threshold is not null and ${wants(sql, "dlq.threshold")}
@@ -276,7 +277,7 @@ export const evaluateDlqThreshold = (sql: SqlClient) =>
  * for each channel that wants it and existed when it ended; `dedupe_key` makes it once per channel.
  */
 export const evaluateReplays = (sql: SqlClient) =>
-  sql.withoutTransforms()<{ readonly fired: number }>`
+  RawSql.of(sql)<{ readonly fired: number }>`
     with alerts as (
       insert into redrive.alert_delivery (channel_id, tenant_id, event, payload, dedupe_key)
       select ch.id, r.tenant_id, 'replay.finished',

@@ -8,7 +8,7 @@
  */
 import type { Statement } from "@effect/sql"
 import type { SqlClient } from "@effect/sql/SqlClient"
-import { Control } from "@redrive/database"
+import { Control, RawSql } from "@redrive/database"
 import type { Settings } from "../Circuit.js"
 import * as Notify from "../Notify.js"
 import { scopeControlled } from "./controlSql.js"
@@ -59,7 +59,7 @@ export const flushCounts = (
     readonly failures: ReadonlyArray<number>
   }
 ) =>
-  sql.withoutTransforms()`
+  RawSql.of(sql)`
     insert into redrive.circuit_count as k (type, bucket, attempts, failures)
     select u.t, date_trunc('second', now() - u.age * interval '1 millisecond'), sum(u.a), sum(u.f)
     from unnest(${c.types}::text[], ${c.ages}::int[], ${c.attempts}::int[], ${c.failures}::int[]) as u(t, age, a, f)
@@ -88,7 +88,7 @@ export interface CircuitRow extends Registration {
 
 /** Every circuit, with the buckets of its window (and of its half-open period) and whether its type is controlled. */
 export const readAll = (sql: SqlClient) =>
-  sql.withoutTransforms()<CircuitRow>`
+  RawSql.of(sql)<CircuitRow>`
     select c.type, c.queues, c.trip_classes as "tripOn", c.failure_ratio as "failureRatio",
            c.min_attempts as "minAttempts", c.window_ms as "windowMs", c.cooldown_ms as "cooldownMs",
            c.max_cooldown_ms as "maxCooldownMs", c.probes, c.state, c.counted_from as "countedFrom",
@@ -170,7 +170,7 @@ export const open = (
   sql: SqlClient,
   t: TransitionInput & { readonly attempts: number; readonly failures: number; readonly windowMs: number }
 ) =>
-  sql.withoutTransforms()<{ readonly version: string | null }>`
+  RawSql.of(sql)<{ readonly version: string | null }>`
     with ${moveCircuit(sql, t)}, before as (
       -- The statement's snapshot: the row as it was before the upsert below (no lock: a row
       -- this statement modifies would be skipped by FOR UPDATE).
@@ -200,7 +200,7 @@ export const open = (
 
 /** Half-open: the type's control row becomes `probing` (audited as `probe`); no alert. */
 export const halfOpen = (sql: SqlClient, t: TransitionInput) =>
-  sql.withoutTransforms()<{ readonly version: string | null }>`
+  RawSql.of(sql)<{ readonly version: string | null }>`
     with ${moveCircuit(sql, t)}, probing as (
       update redrive.control ctl set state = 'probing', reason = 'circuit_half_open', updated_at = now()
       from moved m
@@ -222,7 +222,7 @@ export const halfOpen = (sql: SqlClient, t: TransitionInput) =>
  * there is no row left to remove; the alert says `operator_resumed`.
  */
 export const close = (sql: SqlClient, t: TransitionInput & { readonly reason: string }) =>
-  sql.withoutTransforms()<{ readonly version: string | null }>`
+  RawSql.of(sql)<{ readonly version: string | null }>`
     with ${moveCircuit(sql, t)}, lifted as (
       delete from redrive.control ctl
       using moved m
@@ -248,7 +248,7 @@ export const pauseWaiting = (
   sql: SqlClient,
   m: { readonly type: string; readonly version: string; readonly queues: ReadonlyArray<string>; readonly limit: number }
 ) =>
-  sql.withoutTransforms()<{ readonly moved: number }>`
+  RawSql.of(sql)<{ readonly moved: number }>`
     with picked as (
       select j.id from redrive.job j
       where j.state = 'available' and j.queue = any(${m.queues}::text[]) and j.type = ${m.type}
@@ -270,7 +270,7 @@ export const resumeWaiting = (
   sql: SqlClient,
   m: { readonly type: string; readonly version: string; readonly after: number; readonly limit: number }
 ) =>
-  sql.withoutTransforms()<{ readonly picked: number; readonly moved: number; readonly last: string | null }>`
+  RawSql.of(sql)<{ readonly picked: number; readonly moved: number; readonly last: string | null }>`
     with picked as (
       select j.id from redrive.job j
       where j.state = 'paused' and j.type = ${m.type} and j.id > ${m.after}
@@ -296,7 +296,7 @@ export const releaseProbes = (
   sql: SqlClient,
   m: { readonly type: string; readonly version: string; readonly limit: number }
 ) =>
-  sql.withoutTransforms()<{ readonly released: number }>`
+  RawSql.of(sql)<{ readonly released: number }>`
     with picked as (
       select j.id from redrive.job j
       where j.state = 'paused' and j.type = ${m.type} and j.run_at <= now()

@@ -1,5 +1,6 @@
 /** The statements of `redrive.throughput_stat` (migration 0028): completed jobs per minute. */
 import type { SqlClient } from "@effect/sql/SqlClient"
+import { RawSql } from "@redrive/database"
 
 /**
  * Adds a worker's counts, each with its age (ms before the flush): the database files a count
@@ -14,7 +15,7 @@ export const flushCompleted = (
     readonly completed: ReadonlyArray<number>
   }
 ) =>
-  sql.withoutTransforms()`
+  RawSql.of(sql)`
     insert into redrive.throughput_stat as s (tenant_id, queue, bucket, completed)
     select u.t, u.q, date_trunc('minute', now() - u.age * interval '1 millisecond'), sum(u.n)
     from unnest(${c.tenants}::text[], ${c.queues}::text[], ${c.ages}::int[], ${c.completed}::int[]) as u(t, q, age, n)
