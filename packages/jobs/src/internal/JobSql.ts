@@ -98,11 +98,9 @@ export interface ClaimedRow {
 }
 
 /**
- * Claims up to `limit` due jobs of `queues` and `types`, fair across tenants: a loose index
- * scan finds the (queue, tenant) pairs with work, the types a control row covers are dropped
- * from each pair (all of them for a paused or draining scope; one for a paused type or an open
- * circuit), and each pair left gets an equal share, taken most urgent first with FOR UPDATE SKIP
- * LOCKED. The type test costs one array per pair, not a lookup per row.
+ * Claims up to `limit` due jobs of `queues` and `types`, fair across tenants, in one statement:
+ * `redrive.claim_batch` (migration 0030, where the claim's SQL and its reasons live), a function
+ * so that its plan is made once per connection.
  */
 export const claimBatch = (
   sql: SqlClient,
@@ -119,68 +117,8 @@ export const claimBatch = (
   }
 ) =>
   RawSql.of(sql)<ClaimedRow>`
-    with recursive pairs as (
-      -- Loose index scan: per queue, jump from one tenant with available jobs to the next.
-      select q.queue, (
-        select tenant_id from redrive.job
-        where state = 'available' and queue = q.queue order by tenant_id limit 1
-      ) as tenant_id
-      from unnest(${c.queues}::text[]) as q(queue)
-      union all
-      select p.queue, (
-        select tenant_id from redrive.job
-        where state = 'available' and queue = p.queue and tenant_id > p.tenant_id order by tenant_id limit 1
-      )
-      from pairs p
-      where p.tenant_id is not null
-    ), typed_pairs as (
-      -- The worker's types that no control row over the pair covers. Jobs of a paused type wait
-      -- as 'paused' (out of the claim index); this drops those that slipped in as 'available'.
-      select p.queue, p.tenant_id, array(
-        select t from unnest(${c.types}::text[]) as t
-        where not ${
-    scopeControlled(sql, {
-      tenantId: sql.literal("p.tenant_id"),
-      queue: sql.literal("p.queue"),
-      type: sql.literal("t"),
-      blocking: true
-    })
-  }
-      ) as types
-      from pairs p
-      where p.tenant_id is not null
-        and (${c.tenants}::text[] is null or p.tenant_id = any(${c.tenants}::text[]))
-    ), open_pairs as (
-      -- Rotated: the pairs after the tenant last served come first, so a claim smaller than the
-      -- number of pairs still serves each tenant in turn.
-      select p.queue, p.tenant_id, p.types,
-             row_number() over (order by p.tenant_id <= ${c.after ?? ""}, p.tenant_id, p.queue) as rn
-      from typed_pairs p
-      where cardinality(p.types) > 0
-    ), served as (
-      select * from open_pairs where rn <= ${c.limit}
-    ), share as (
-      select greatest(1, ceil(${c.limit}::numeric / greatest(count(*), 1)))::int as n from served
-    ), picked as (
-      select j.id from served p, share, lateral (
-        select id from redrive.job j
-        where j.state = 'available' and j.queue = p.queue and j.tenant_id = p.tenant_id
-          and j.run_at <= now() and j.type = any(p.types)
-        order by j.priority, j.run_at, j.id
-        limit share.n
-        for update skip locked
-      ) j
-      limit ${c.limit}
-    )
-    update redrive.job j
-    set state = 'running', attempt = j.attempt + 1, locked_by = ${c.workerId},
-        locked_until = now() + ${c.leaseMs} * interval '1 millisecond', heartbeat_at = now(), updated_at = now()
-    -- = any(array(...)) keeps the primary-key lookup; a join here was planned as a full scan.
-    where j.id = any(array(select id from picked))
-    returning j.id, j.tenant_id as "tenantId", j.queue, j.type, j.payload, j.priority, j.attempt,
-      j.max_attempts as "maxAttempts", j.free_waits as "freeWaits", j.replay_of as "replayOf",
-      (select tenant_id from served order by rn desc limit 1) as "lastServed", j.trace_context as "traceContext",
-      (extract(epoch from now() - j.run_at) * 1000)::float8 as "waitMs"`
+    select * from redrive.claim_batch(${c.queues}::text[], ${c.types}::text[], ${c.tenants}::text[],
+      ${c.after ?? ""}::text, ${c.limit}::int, ${c.workerId}::text, ${c.leaseMs}::int)`
 
 /** One failed (or waiting, snoozed, or discarded) attempt, as the settle statement takes it. */
 export interface SettleFailure {

@@ -1,7 +1,8 @@
 /**
  * The one test of "is this scope controlled", shared by every statement that asks it: enqueue
- * and replay (a new job waits as `paused`), the claim (which types of a (queue, tenant) pair it
- * may take) and the circuit breaker (which paused jobs it may make available again).
+ * and replay (a new job waits as `paused`) and the circuit breaker (which paused jobs it may make
+ * available again). The claim, a SQL function (`redrive.claim_batch`, migration 0030), writes the
+ * same test out with `blocking` (WorkerClaim.test.ts checks it against every kind of control row).
  */
 import type { Statement } from "@effect/sql"
 import type { SqlClient } from "@effect/sql/SqlClient"
