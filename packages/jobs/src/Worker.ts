@@ -32,7 +32,6 @@ import {
   Queue,
   Random,
   Schedule,
-  Stream,
   type Tracer
 } from "effect"
 import { hostname } from "node:os"
@@ -161,8 +160,14 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
 
     // Wake-ups: NOTIFY from enqueue, replay, release and rescue. Listens anew when the listener's
     // connection is found dead (WakeUpListener: its probes stop coming back).
-    yield* WakeUpListener.listen(pg, Notify.channel, workerId, "5 seconds").pipe(
-      Stream.runForEach((queue) => (queues.includes(queue) ? Effect.sync(wakeUp) : Effect.void)),
+    yield* WakeUpListener.run(pg, {
+      channel: Notify.channel,
+      probeId: workerId,
+      probeInterval: "5 seconds",
+      onPayload: (queue) => {
+        if (queues.includes(queue)) wakeUp()
+      }
+    }).pipe(
       Effect.catchAllCause((cause) => Effect.logWarning("redrive worker: LISTEN connection lost", cause)),
       Effect.repeat(Schedule.spaced("1 second")),
       Effect.forkScoped
