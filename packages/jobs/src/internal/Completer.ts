@@ -102,7 +102,7 @@ export const make = (options: CompleterOptions) =>
             workerId,
             done,
             keepCompleted: options.keepCompleted,
-            failures: JSON.stringify(failures),
+            failures,
             historyCap: options.historyCap
           })
           if (counts && counts.blocked > 0) yield* logDeadLetterConflict(counts.blocked)

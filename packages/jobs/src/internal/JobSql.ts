@@ -4,6 +4,7 @@
  * Hot statements run without the client's snake→camel result transform (it cost the worker
  * ~14 µs per claimed row) and alias their columns in camelCase instead.
  */
+import type { Statement } from "@effect/sql"
 import type { SqlClient } from "@effect/sql/SqlClient"
 import * as Notify from "../Notify.js"
 import { scopeControlled } from "./controlSql.js"
@@ -150,50 +151,62 @@ export const settleBatch = (
     readonly workerId: string
     readonly done: ReadonlyArray<number>
     readonly keepCompleted: boolean
-    /** JSON text of SettleFailure[] */
-    readonly failures: string
+    readonly failures: ReadonlyArray<SettleFailure>
     readonly historyCap: number
   }
-) =>
-  RawSql.of(sql)<{
-    readonly completed: number
-    readonly retried: number
-    readonly deadLettered: number
-    readonly discarded: number
-    readonly blocked: number
-  }>`
-    with cap as (
-      select ${s.historyCap}::int as n
-    ), f as (
+) => {
+  // Only the parts this batch needs: a batch of retries plans and runs no dead-letter move, a
+  // batch of successes no failure at all (planning the whole statement took longer than running
+  // it: 3–8 ms a batch).
+  const actions = new Set(s.failures.map((f) => f.action))
+  const hasDone = s.done.length > 0
+  const reschedule = actions.has("retry") || actions.has("wait") || actions.has("snooze")
+  const discard = actions.has("discard")
+  const dead = actions.has("dead")
+  const ctes: Array<Statement.Fragment> = [sql`cap as (select ${s.historyCap}::int as n)`]
+  const statRows: Array<Statement.Fragment> = []
+  if (s.failures.length > 0) {
+    ctes.push(sql`f as (
       select id, attempt, action, "runAt" as run_at, entry, "errorClass" as error_class, reason
-      from jsonb_to_recordset(${s.failures}::jsonb) as f(
+      from jsonb_to_recordset(${JSON.stringify(s.failures)}::jsonb) as f(
         id bigint, attempt int, action text, "runAt" timestamptz, entry jsonb, "errorClass" text, reason text)
-    ), deleted as (
-      delete from redrive.job j
-      where j.id = any(${s.done}::bigint[]) and not ${s.keepCompleted}
-        and j.state = 'running' and j.locked_by = ${s.workerId}
-      returning j.id, j.priority, j.tenant_id, j.queue, j.type, j.attempt, j.free_waits, j.replay_of, j.error_history
-    ), kept as (
-      update redrive.job j set state = 'completed', completed_at = now(), updated_at = now(),
-        locked_by = null, locked_until = null
-      where j.id = any(${s.done}::bigint[]) and ${s.keepCompleted}
-        and j.state = 'running' and j.locked_by = ${s.workerId}
-      returning j.id, j.priority, j.tenant_id, j.queue, j.type, j.attempt, j.free_waits, j.replay_of, j.error_history
-    ), done as (
-      select * from deleted union all select * from kept
-    ), rescheduled as (
+    )`)
+  }
+  if (hasDone) {
+    ctes.push(
+      s.keepCompleted
+        ? sql`done as (
+            update redrive.job j set state = 'completed', completed_at = now(), updated_at = now(),
+              locked_by = null, locked_until = null
+            where j.id = any(${s.done}::bigint[]) and j.state = 'running' and j.locked_by = ${s.workerId}
+            returning j.id, j.priority, j.tenant_id, j.queue, j.type, j.attempt, j.free_waits, j.replay_of, j.error_history
+          )`
+        : sql`done as (
+            delete from redrive.job j
+            where j.id = any(${s.done}::bigint[]) and j.state = 'running' and j.locked_by = ${s.workerId}
+            returning j.id, j.priority, j.tenant_id, j.queue, j.type, j.attempt, j.free_waits, j.replay_of, j.error_history
+          )`
+    )
+    // recovered: a success after failures (waited ones too), or a replayed dead letter that now succeeds
+    statRows.push(sql`select tenant_id, queue, type, ${lastFailureClass(sql)} as error_class, 0 as failed, 0 as dead,
+          1 as recovered from done where (attempt > 1 or free_waits > 0 or replay_of is not null)
+            and jsonb_array_length(error_history) > 0`)
+    ctes.push(recoveredAlerts(sql))
+  }
+  if (reschedule) {
+    ctes.push(sql`rescheduled as (
       update redrive.job j
       -- A retry waits as 'paused' while a control covers its scope or type: an open circuit's jobs
       -- keep their attempts, and a failed probe of a half-open one does not run again. Without
       -- any control row (the usual case) the per-row test is skipped: the first one runs once.
       set state = case when (select exists (select 1 from redrive.control)) and ${
-    scopeControlled(sql, {
-      tenantId: sql.literal("j.tenant_id"),
-      queue: sql.literal("j.queue"),
-      type: sql.literal("j.type"),
-      blocking: false
-    })
-  } then 'paused' else 'available' end,
+      scopeControlled(sql, {
+        tenantId: sql.literal("j.tenant_id"),
+        queue: sql.literal("j.queue"),
+        type: sql.literal("j.type"),
+        blocking: false
+      })
+    } then 'paused' else 'available' end,
           run_at = f.run_at, locked_by = null, locked_until = null, heartbeat_at = null,
           updated_at = now(),
           attempt = case when f.action in ('snooze', 'wait') then j.attempt - 1 else j.attempt end,
@@ -203,7 +216,12 @@ export const settleBatch = (
       where j.id = f.id and f.action in ('retry', 'wait', 'snooze') and j.attempt = f.attempt
         and j.state = 'running' and j.locked_by = ${s.workerId}
       returning j.tenant_id, j.queue, j.type, f.error_class, f.action
-    ), discarded as (
+    )`)
+    statRows.push(sql`select tenant_id, queue, type, error_class, (action <> 'snooze')::int as failed, 0 as dead,
+          0 as recovered from rescheduled`)
+  }
+  if (discard) {
+    ctes.push(sql`discarded as (
       update redrive.job j
       set state = 'cancelled', completed_at = now(), updated_at = now(), locked_by = null, locked_until = null,
           error_history = ${appendHistory(sql, sql.literal("j.error_history"), sql.literal("f.entry"), sql.literal("cap.n"))}
@@ -211,31 +229,41 @@ export const settleBatch = (
       where j.id = f.id and f.action = 'discard' and j.attempt = f.attempt
         and j.state = 'running' and j.locked_by = ${s.workerId}
       returning j.tenant_id, j.queue, j.type, f.error_class, f.action
-    ), dying as (
+    )`)
+  }
+  if (dead) {
+    ctes.push(
+      sql`dying as (
       select j.*, f.entry as e, f.error_class, f.reason
       from redrive.job j join f on j.id = f.id
       where f.action = 'dead' and j.attempt = f.attempt
         and j.state = 'running' and j.locked_by = ${s.workerId}
       for update of j
-    ), ${moveToDlq(sql, sql.literal("(select n from cap)"))}, ${
-    countFailures(
-      sql,
-      sql`select tenant_id, queue, type, error_class, (action <> 'snooze')::int as failed, 0 as dead, 0 as recovered
-          from rescheduled
-          union all ${movedStatRows(sql)}
-          -- recovered: a success after failures (waited ones too), or a replayed dead letter that now succeeds
-          union all select tenant_id, queue, type, ${lastFailureClass(sql)}, 0, 0, 1
-          from done where (attempt > 1 or free_waits > 0 or replay_of is not null)
-            and jsonb_array_length(error_history) > 0`
+    )`,
+      moveToDlq(sql, sql.literal("(select n from cap)"))
     )
-  }, ${recoveredAlerts(sql)}
-    select (select count(*) from done)::int as completed,
-           (select count(*) from rescheduled)::int as retried,
-           (select count(*) from moved)::int as "deadLettered",
-           (select count(*) from discarded)::int as discarded,
-           ${blockedCount(sql)} as blocked,
-           (select count(*) from stats)::int + (select count(*) from dlq_alerts)::int
-             + (select count(*) from recovered_alerts)::int as _side_effects`
+    statRows.push(movedStatRows(sql))
+  }
+  if (statRows.length > 0) {
+    ctes.push(countFailures(sql, sql.join(" union all ", false)(statRows)))
+  }
+  const count = (present: boolean, cte: string) => present ? sql.literal(`(select count(*) from ${cte})::int`) : sql.literal("0")
+  return RawSql.of(sql)<{
+    readonly completed: number
+    readonly retried: number
+    readonly deadLettered: number
+    readonly discarded: number
+    readonly blocked: number
+  }>`
+    with ${sql.join(", ", false)(ctes)}
+    select ${count(hasDone, "done")} as completed,
+           ${count(reschedule, "rescheduled")} as retried,
+           ${count(dead, "moved")} as "deadLettered",
+           ${count(discard, "discarded")} as discarded,
+           ${dead ? blockedCount(sql) : sql.literal("0")} as blocked,
+           ${count(statRows.length > 0, "stats")} + ${count(dead, "dlq_alerts")}
+             + ${count(hasDone, "recovered_alerts")} as _side_effects`
+}
 
 /**
  * CTE `recovered_alerts`: `job.recovered` outbox rows for the jobs of `done` that succeeded after
