@@ -30,7 +30,7 @@ export default {
     minBackoffMs: 0,
     enforcedDelayChainMs: () => 0,
     hasDeadLetterQueue: true,
-    replayMethod: 'bulk replay request over job_dlq: one statement per batch of 2000 (insert jobs with lineage + stamp dead letters + NOTIFY)',
+    replayMethod: 'bulk replay request over job_dlq: one statement per batch (250, doubling up to 2000: insert jobs with lineage + stamp dead letters + NOTIFY)',
   },
   open,
 };
