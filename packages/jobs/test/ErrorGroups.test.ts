@@ -204,6 +204,33 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("ErrorGro
       assert.deepInclude(yield* groups.get(s.key1), { count: 2, total: 6, tenants: 2, firstSeen: at(1), lastSeen: at(9) })
     }))
 
+  it.effect("an update counts pending rows after minus before: replays and undone replays move counts, other edits none", () =>
+    Effect.gen(function*() {
+      const groups = yield* ErrorGroups
+      const sql = yield* SqlClient.SqlClient
+      const s = yield* seed
+      const all = [...s.g1, ...s.g2, ...s.g3]
+      // An edit that replays nothing (one statement over every row of the type) moves no count.
+      yield* sql`update redrive.job_dlq set error_reason = error_reason || '.' where id = any(${all}::bigint[])`
+      assert.deepInclude(yield* groups.get(s.key1), { count: 5, total: 5, tenants: 2 })
+      // One statement replaying some rows of two groups and editing others.
+      yield* sql`update redrive.job_dlq
+        set replayed_at = case when id = any(${[s.g1[0]!, s.g1[3]!, s.g2[0]!]}::bigint[]) then now() end,
+            replayed_by = case when id = any(${[s.g1[0]!, s.g1[3]!, s.g2[0]!]}::bigint[]) then 'x' end,
+            replay_job_id = case when id = any(${[s.g1[0]!, s.g1[3]!, s.g2[0]!]}::bigint[]) then id + 1000000000 end
+        where id = any(${all}::bigint[])`
+      assert.deepInclude(yield* groups.get(s.key1), { count: 3, total: 5, tenants: 2 })
+      assert.deepInclude(yield* groups.get({ ...s.key1, fingerprint: "fp-2", errorClass: "validation" }), {
+        count: 0,
+        tenants: 0
+      })
+      // Undone (replayed_at back to null): counted again.
+      yield* sql`update redrive.job_dlq set replayed_at = null, replayed_by = null, replay_job_id = null
+        where id = any(${all}::bigint[])`
+      assert.deepInclude(yield* groups.get(s.key1), { count: 5, total: 5, tenants: 2 })
+      assert.deepInclude(yield* groups.get({ ...s.key1, fingerprint: "fp-3" }), { count: 1, total: 1, tenants: 1 })
+    }))
+
   it.effect("a group's filter bulk-replays exactly its dead letters, and the group empties", () =>
     Effect.gen(function*() {
       const groups = yield* ErrorGroups
