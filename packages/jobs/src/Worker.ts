@@ -159,7 +159,7 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
     }
 
     // Wake-ups: NOTIFY from enqueue, replay, release and rescue. Listens anew when the listener's
-    // connection is found dead (WakeUpListener: its probes stop coming back).
+    // connection is found dead (WakeUpListener: it fails, or its probes stop coming back).
     yield* WakeUpListener.run(pg, {
       channel: Notify.channel,
       probeId: workerId,
