@@ -150,7 +150,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "240 seconds" })("web con
         `select action, actor from redrive.control_event where tenant_id = '${tenant}' order by id`
       )
       assert.deepStrictEqual(events.map((e) => [e.action, e.actor]), [["pause", "key:console-initech"], ["resume", "key:console-initech"]])
-    }))
+    }), 90_000) // a 3 s pause, the resumed job's run and the throughput flush (every 5 s): over 30 s on a loaded machine
 
   it.effect("a read-only tenant key sees its own tenant only and cannot act: buttons disabled, the server refuses", () =>
     Effect.gen(function*() {
