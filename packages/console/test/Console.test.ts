@@ -135,7 +135,8 @@ layer(TestLayer, { excludeTestServices: true, timeout: "240 seconds" })("web con
         let throughput = ""
         for (let tries = 0; tries < 20 && !throughput.includes("completed: 1 "); tries++) {
           await page.goto(`${baseUrl}/`)
-          await page.locator("[data-testid=throughput-chart] canvas").waitFor()
+          // Once its data is in: while the request is in flight the chart says "loading…".
+          await page.locator("[data-testid=throughput-chart][aria-busy=false] canvas").waitFor()
           throughput = (await page.locator("[data-testid=throughput-chart] figcaption").textContent()) ?? ""
           if (!throughput.includes("completed: 1 ")) await page.waitForTimeout(1000)
         }

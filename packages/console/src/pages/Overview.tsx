@@ -21,6 +21,7 @@ export const Overview = () => {
     15000
   )
   const controls = useData(() => run(api.controls.list()), [api], 5000)
+  const timelineLoading = timeline.value === undefined && timeline.error === undefined
 
   const queues = (stats.value?.queues ?? []).filter((q) => tenant === undefined || q.tenantId === tenant)
   const inScope = (c: { readonly tenantId: string }) => tenant === undefined || c.tenantId === tenant || c.tenantId === "*"
@@ -83,9 +84,15 @@ export const Overview = () => {
         counters the workers write as they settle.
       </p>
       <div className="charts">
-        <Chart title="Completed jobs and failed attempts per minute" x={chart.x} series={chart.throughput} testId="throughput-chart" />
-        <Chart title="Failures and dead letters per minute" x={chart.x} series={chart.failures} />
-        <Chart title="Recoveries per minute" x={chart.x} series={chart.recovered} />
+        <Chart
+          title="Completed jobs and failed attempts per minute"
+          x={chart.x}
+          series={chart.throughput}
+          testId="throughput-chart"
+          loading={timelineLoading}
+        />
+        <Chart title="Failures and dead letters per minute" x={chart.x} series={chart.failures} loading={timelineLoading} />
+        <Chart title="Recoveries per minute" x={chart.x} series={chart.recovered} loading={timelineLoading} />
       </div>
       <div className="columns">
         <div>

@@ -1,6 +1,7 @@
 /**
  * A uPlot time-series chart: x in seconds since the epoch, one series per label, with each
  * series' total over the range written under it (readable without hovering, and by the tests).
+ * Until its data first arrives it says so (`aria-busy`), rather than showing totals of zero.
  */
 import { useEffect, useRef } from "react"
 import uPlot from "uplot"
@@ -13,6 +14,8 @@ export interface ChartProps {
   readonly width?: number
   readonly height?: number
   readonly testId?: string
+  /** No data yet: the first request is in flight. */
+  readonly loading?: boolean
 }
 
 export const Chart = (props: ChartProps) => {
@@ -33,10 +36,12 @@ export const Chart = (props: ChartProps) => {
     return () => plot.destroy()
   }, [props.title, props.x, props.series, props.width, props.height])
   return (
-    <figure className="chart-box" data-testid={props.testId}>
+    <figure className="chart-box" data-testid={props.testId} aria-busy={props.loading === true}>
       <div className="chart" ref={element} />
       <figcaption className="hint">
-        {props.series.map((s) => `${s.label}: ${s.values.reduce((a, b) => a + b, 0).toLocaleString("en")}`).join(" · ")}
+        {props.loading === true
+          ? "loading…"
+          : props.series.map((s) => `${s.label}: ${s.values.reduce((a, b) => a + b, 0).toLocaleString("en")}`).join(" · ")}
       </figcaption>
     </figure>
   )
