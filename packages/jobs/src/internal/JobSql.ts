@@ -173,20 +173,10 @@ export const settleBatch = (
     )`)
   }
   if (hasDone) {
-    ctes.push(
-      s.keepCompleted
-        ? sql`done as (
-            update redrive.job j set state = 'completed', completed_at = now(), updated_at = now(),
-              locked_by = null, locked_until = null
-            where j.id = any(${s.done}::bigint[]) and j.state = 'running' and j.locked_by = ${s.workerId}
-            returning j.id, j.priority, j.tenant_id, j.queue, j.type, j.attempt, j.free_waits, j.replay_of, j.error_history
-          )`
-        : sql`done as (
-            delete from redrive.job j
-            where j.id = any(${s.done}::bigint[]) and j.state = 'running' and j.locked_by = ${s.workerId}
-            returning j.id, j.priority, j.tenant_id, j.queue, j.type, j.attempt, j.free_waits, j.replay_of, j.error_history
-          )`
-    )
+    ctes.push(sql`done as (
+      ${finishDone(sql, s)}
+      returning j.id, j.priority, j.tenant_id, j.queue, j.type, j.attempt, j.free_waits, j.replay_of, j.error_history
+    )`)
     // recovered: a success after failures (waited ones too), or a replayed dead letter that now succeeds
     statRows.push(sql`select tenant_id, queue, type, ${lastFailureClass(sql)} as error_class, 0 as failed, 0 as dead,
           1 as recovered from done where (attempt > 1 or free_waits > 0 or replay_of is not null)
@@ -300,13 +290,22 @@ const lastFailureClass = (sql: SqlClient) =>
 export const completeBatch = (
   sql: SqlClient,
   s: { readonly workerId: string; readonly done: ReadonlyArray<number>; readonly keepCompleted: boolean }
+) => RawSql.of(sql)`${finishDone(sql, s)}`
+
+/**
+ * Finishes the successes this worker still leases: deleted, or kept as 'completed' under a
+ * retention. Alone (completeBatch) or as the settle statement's `done`.
+ */
+const finishDone = (
+  sql: SqlClient,
+  s: { readonly workerId: string; readonly done: ReadonlyArray<number>; readonly keepCompleted: boolean }
 ) =>
   s.keepCompleted
-    ? RawSql.of(sql)`update redrive.job set state = 'completed', completed_at = now(), updated_at = now(),
-            locked_by = null, locked_until = null
-          where id = any(${s.done}::bigint[]) and state = 'running' and locked_by = ${s.workerId}`
-    : RawSql.of(sql)`delete from redrive.job
-          where id = any(${s.done}::bigint[]) and state = 'running' and locked_by = ${s.workerId}`
+    ? sql`update redrive.job j set state = 'completed', completed_at = now(), updated_at = now(),
+          locked_by = null, locked_until = null
+        where j.id = any(${s.done}::bigint[]) and j.state = 'running' and j.locked_by = ${s.workerId}`
+    : sql`delete from redrive.job j
+        where j.id = any(${s.done}::bigint[]) and j.state = 'running' and j.locked_by = ${s.workerId}`
 
 /** Puts leased jobs back without using up their attempt (shutdown, or a handler interrupted). */
 export const releaseBatch = (sql: SqlClient, workerId: string, ids: ReadonlyArray<number>) =>

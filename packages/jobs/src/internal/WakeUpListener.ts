@@ -71,9 +71,9 @@ export const run = (pg: PgClient.PgClient, options: ListenOptions) =>
 const direct = (pool: Pg.Pool, channel: string, onMessage: (payload: string) => void) =>
   Effect.gen(function*() {
     const lost = yield* Deferred.make<never, SqlError>()
-    const fail = (message: string) => (cause: unknown) => Deferred.unsafeDone(lost, Exit.fail(new SqlError({ cause, message })))
-    const onError = fail("LISTEN connection failed")
-    const onEnd = () => fail("LISTEN connection ended")(undefined)
+    const onError = (cause: unknown) =>
+      Deferred.unsafeDone(lost, Exit.fail(new SqlError({ cause, message: "LISTEN connection failed" })))
+    const onEnd = () => Deferred.unsafeDone(lost, Exit.fail(new SqlError({ message: "LISTEN connection ended" })))
     const onNotification = (message: Pg.Notification) => {
       if (message.channel === channel && message.payload) onMessage(message.payload)
     }
