@@ -13,7 +13,8 @@
 import type { Statement } from "@effect/sql"
 import { SqlClient } from "@effect/sql"
 import { SqlError } from "@effect/sql/SqlError"
-import { Effect, FiberRef, Option } from "effect"
+import { Context, Effect, Option } from "effect"
+import * as LibrarySpan from "./LibrarySpan.js"
 import { PgPool } from "./PgPool.js"
 import { currentTenant } from "./Tenant.js"
 
@@ -39,24 +40,29 @@ const nameOf = (prefix: string, text: string) => {
   return name
 }
 
+/**
+ * One fiber-runtime step reads what the decision needs (the fiber's context and tenant): this is
+ * on the path of every enqueue, claim and settle, and an idle worker's wake-up runs it cold, where
+ * each Effect step costs several times what it does in a hot loop.
+ */
 export const execute = <A extends object>(
   prefix: string,
   statement: Statement.Statement<A>
 ): Effect.Effect<ReadonlyArray<A>, SqlError> =>
-  Effect.gen(function*() {
-    const pool = yield* Effect.serviceOption(PgPool)
-    const client = yield* Effect.serviceOption(SqlClient.SqlClient)
+  Effect.withFiberRuntime((fiber) => {
+    const context = fiber.currentContext
+    const pool = Context.getOption(context, PgPool)
     if (
       Option.isNone(pool) ||
-      Option.getOrUndefined(client) !== pool.value.client ||
-      Option.isSome(yield* Effect.serviceOption(SqlClient.TransactionConnection)) ||
-      Option.isSome(yield* FiberRef.get(currentTenant))
+      Option.getOrUndefined(Context.getOption(context, SqlClient.SqlClient)) !== pool.value.client ||
+      Option.isSome(Context.getOption(context, SqlClient.TransactionConnection)) ||
+      Option.isSome(fiber.getFiberRef(currentTenant))
     ) {
-      return yield* statement
+      return statement
     }
     const [text, params] = statement.compile()
     const name = nameOf(prefix, text)
-    return yield* Effect.async<ReadonlyArray<A>, SqlError>((resume) => {
+    const query = Effect.async<ReadonlyArray<A>, SqlError>((resume) => {
       pool.value.pool.query({ name, text, values: [...params] }, (error, result) => {
         resume(
           error
@@ -64,12 +70,10 @@ export const execute = <A extends object>(
             : Effect.succeed(result.rows)
         )
       })
-    }).pipe(
-      // The span @effect/sql opens for a statement, so traces show the statement either way.
-      Effect.withSpan("sql.execute", {
-        kind: "client",
-        captureStackTrace: false,
-        attributes: { "db.system.name": "postgresql", "db.query.text": text, "db.statement.name": name }
-      })
-    )
+    })
+    // The span @effect/sql opens for a statement, so traces show the statement either way.
+    return LibrarySpan.withSpan("sql.execute", {
+      kind: "client",
+      attributes: { "db.system.name": "postgresql", "db.query.text": text, "db.statement.name": name }
+    })(query)
   })

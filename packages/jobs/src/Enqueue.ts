@@ -5,7 +5,7 @@
  * first: a ParseError names the field and nothing is written.
  */
 import { SqlClient } from "@effect/sql"
-import { DatabaseError as DbError, Ids, PreparedStatement } from "@redrive/database"
+import { DatabaseError as DbError, Ids, LibrarySpan, PreparedStatement } from "@redrive/database"
 import { Effect, Metric, Schema } from "effect"
 import { ArrayFormatter, type ParseError } from "effect/ParseResult"
 import * as JobSql from "./internal/JobSql.js"
@@ -66,20 +66,33 @@ const OptionsSchema = Schema.Struct({
 
 const decodeOptions = Schema.decodeUnknown(OptionsSchema)
 
-const checkOptions = (definition: Pick<AnyJobDefinition, "priority" | "retry">, o: EnqueueOptions) =>
-  decodeOptions({
-    tenantId: o.tenantId ?? null,
-    priority: o.priority ?? definition.priority,
-    maxAttempts: o.maxAttempts ?? definition.retry.maxAttempts,
-    requestId: o.requestId ?? null,
-    userId: o.userId ?? null
-  }).pipe(
+const decodeChecked = (options: typeof OptionsSchema.Encoded) =>
+  decodeOptions(options).pipe(
     Effect.map((decoded) => ({ ...decoded, tenantId: decoded.tenantId ?? Ids.DefaultTenant })),
     Effect.mapError((e) => {
       const path = ArrayFormatter.formatErrorSync(e)[0]?.path ?? []
       return new InvalidEnqueueOption({ field: path.map(String).join(".") || "options", message: e.message })
     })
   )
+type CheckedOptions = Effect.Effect.Success<ReturnType<typeof decodeChecked>>
+
+/** A definition's own defaults, once checked: most enqueues pass no options and skip the decode. */
+const defaultsChecked = new WeakMap<object, CheckedOptions>()
+
+const checkOptions = (definition: Pick<AnyJobDefinition, "priority" | "retry">, o: EnqueueOptions) => {
+  const defaults = o.tenantId === undefined && o.priority === undefined && o.maxAttempts === undefined &&
+    o.requestId === undefined && o.userId === undefined
+  const known = defaults ? defaultsChecked.get(definition) : undefined
+  if (known !== undefined) return Effect.succeed(known)
+  const checked = decodeChecked({
+    tenantId: o.tenantId ?? null,
+    priority: o.priority ?? definition.priority,
+    maxAttempts: o.maxAttempts ?? definition.retry.maxAttempts,
+    requestId: o.requestId ?? null,
+    userId: o.userId ?? null
+  })
+  return defaults ? Effect.tap(checked, (c) => Effect.sync(() => defaultsChecked.set(definition, c))) : checked
+}
 
 /** `fieldOf` names a payload in a PayloadTooLarge. */
 const insert = <A, I>(
@@ -165,7 +178,7 @@ const insert = <A, I>(
       results.push({ id: Ids.JobId.make(id, true), deduplicated: !fresh })
     }
     return results
-  }).pipe(Effect.withSpan("Enqueue.many", { attributes: { type: definition.name, count: payloads.length } }))
+  }).pipe(LibrarySpan.withSpan("Enqueue.many", { attributes: { type: definition.name, count: payloads.length } }))
 
 /**
  * Enqueues many jobs of one type in one statement; returns one `Enqueued` per payload, in input

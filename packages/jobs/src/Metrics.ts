@@ -34,7 +34,17 @@ export const byJob = <Type, In, Out>(
       : [MetricLabel.make("queue", queue), MetricLabel.make("type", type), MetricLabel.make("class", errorClass)]
   )
 
-export const enqueued = (queue: string, type: string) => byJob(jobsEnqueued, queue, type)
+const enqueuedByJob = new Map<string, Metric.Metric.Counter<number>>()
+/** Made once per queue and type: a tagged metric per call hashed its key on every enqueue. */
+export const enqueued = (queue: string, type: string) => {
+  const key = `${queue}\u0000${type}`
+  let counter = enqueuedByJob.get(key)
+  if (counter === undefined) {
+    counter = byJob(jobsEnqueued, queue, type)
+    enqueuedByJob.set(key, counter)
+  }
+  return counter
+}
 
 /** Handler run time per attempt, seconds (tags queue, type). */
 export const jobRunTime = Metric.histogram(

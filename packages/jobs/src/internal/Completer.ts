@@ -6,7 +6,7 @@
  * at once. A settled job frees its place in the worker (`onSettled`).
  */
 import type { SqlClient } from "@effect/sql/SqlClient"
-import { PreparedStatement } from "@redrive/database"
+import { LibrarySpan, PreparedStatement } from "@redrive/database"
 import { Clock, Duration, Effect, Metric, Queue, Schedule } from "effect"
 import type { Outcome } from "../Outcome.js"
 import * as Metrics from "../Metrics.js"
@@ -131,7 +131,7 @@ export const make = (options: CompleterOptions) =>
           for (const id of release) ids.push(id)
           options.onSettled(ids)
         })),
-        Effect.withSpan("Worker.settle", { attributes: { jobs: batch.length + release.length } })
+        LibrarySpan.withSpan("Worker.settle", { attributes: { jobs: batch.length + release.length } })
       )
 
     /** Takes what is buffered (at most maxBatch outcomes) and settles it. */

@@ -8,10 +8,11 @@
  * worker asks that tracer for real spans instead.
  */
 import { randomFillSync } from "node:crypto"
-import { Context, Effect, type Exit, Option, type Tracer } from "effect"
+import { LibrarySpan } from "@redrive/database"
+import { Context, type Exit, Option, type Tracer } from "effect"
 
 /** The tracer Effect provides when none is installed: its spans are never exported. */
-export const defaultTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
+export const defaultTracer = LibrarySpan.defaultTracer
 
 // Random ids from a pooled buffer: one system call per 256 span ids instead of one per id.
 const pool = Buffer.alloc(4096)
