@@ -100,8 +100,9 @@ export interface ClaimedRow {
 
 /**
  * Claims up to `limit` due jobs of `queues` and `types`, fair across tenants, in one statement:
- * `redrive.claim_batch` (migration 0030, where the claim's SQL and its reasons live), a function
- * so that its plan is made once per connection.
+ * `redrive.claim_batch` (migration 0030, where the claim's SQL and its reasons live; 0033 makes it
+ * commit without waiting for the WAL flush, and says why that loses nothing), a function so that its
+ * plan is made once per connection.
  */
 export const claimBatch = (
   sql: SqlClient,
