@@ -283,13 +283,16 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "90 seconds" })(
       const Def = JobDefinition.make({ name: F.unique("async.claim"), payload: Payload, queue: F.queue() })
       const { id } = yield* Enqueue.one(Def, { n: 1 }, { tenantId: F.tenant() })
       // Inside one transaction (and rolled back) to read the setting the claim left for its commit.
-      const [claimed, during] = yield* sql.withTransaction(Effect.gen(function*() {
+      const seen = yield* Ref.make<{ readonly claimed: ReadonlyArray<number>; readonly during: string }>({ claimed: [], during: "" })
+      yield* sql.withTransaction(Effect.gen(function*() {
         const rows = yield* sql<{ id: string }>`
           select id from redrive.claim_batch(${[Def.queue]}::text[], ${[Def.name]}::text[], null, '', 10, 'w', 30000)`
         const [setting] = yield* sql<{ value: string }>`select current_setting('synchronous_commit') as value`
-        return yield* Effect.fail({ rows, value: setting!.value })
-      })).pipe(Effect.flip, Effect.map((r) => [r.rows, r.value] as const))
-      assert.deepStrictEqual(claimed.map((r) => Number(r.id)), [id])
+        yield* Ref.set(seen, { claimed: rows.map((r) => Number(r.id)), during: setting!.value })
+        return yield* Effect.fail("rollback" as const)
+      })).pipe(Effect.flip)
+      const { claimed, during } = yield* Ref.get(seen)
+      assert.deepStrictEqual(claimed, [id])
       assert.strictEqual(during, "off")
       // The next transaction on any connection commits synchronously again.
       const [after] = yield* sql<{ value: string }>`select current_setting('synchronous_commit') as value`
