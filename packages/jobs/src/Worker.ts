@@ -258,7 +258,11 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
     const takePending = (): JobSql.ClaimedRow | undefined => {
       if (pendingHead >= pending.length) return undefined
       const row = pending[pendingHead++]!
-      if (pendingHead > 1024 && pendingHead * 2 > pending.length) {
+      if (pendingHead === pending.length) {
+        // Drained: start over, holding no taken row (they would outlive the young generation).
+        pending = []
+        pendingHead = 0
+      } else if (pendingHead > 1024 && pendingHead * 2 > pending.length) {
         pending = pending.slice(pendingHead)
         pendingHead = 0
       }

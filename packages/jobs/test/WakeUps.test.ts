@@ -54,4 +54,13 @@ describe("WakeUps", () => {
       w.raise(WakeUps.work)
       assert.isBelow(yield* elapsed(w.wait(WakeUps.work, 1000)), 50)
     }))
+  it.live("with no timeout (Infinity) a wait returns only when raised", () =>
+    Effect.gen(function*() {
+      const w = WakeUps.make()
+      const waiting = yield* Effect.fork(w.wait(WakeUps.work, Number.POSITIVE_INFINITY))
+      yield* Effect.sleep("100 millis")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(waiting)))
+      w.raise(WakeUps.work)
+      yield* Fiber.join(waiting)
+    }))
 })

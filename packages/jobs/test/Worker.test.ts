@@ -274,4 +274,26 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
       assert.isNull(released.lockedBy)
       assert.isAtMost(released.runAt.getTime(), Date.now())
     }))
+  it.effect("an idle worker that has run jobs stops at once: its parked lane does not wait out the grace", () =>
+    Effect.gen(function*() {
+      const Def = JobDefinition.make({ name: "parked.job", payload: Payload, queue: "q-parked" })
+      const ran = yield* Ref.make(0)
+      yield* Enqueue.many(Def, [{ n: 1 }, { n: 2 }, { n: 3 }])
+      const [took] = yield* Effect.timed(withWorker(
+        {
+          handlers: [JobDefinition.handle(Def, () => Ref.update(ran, (n) => n + 1))],
+          shutdownGrace: "20 seconds"
+        },
+        Effect.gen(function*() {
+          yield* eventually(Ref.get(ran), (n) => n === 3)
+          // Idle again (a lane parked for the next claim), then a job after the pause runs on it.
+          yield* Effect.sleep("200 millis")
+          yield* Enqueue.one(Def, { n: 4 })
+          yield* eventually(Ref.get(ran), (n) => n === 4)
+          yield* eventually(count(`redrive.job where queue = 'q-parked'`), (n) => n === 0)
+        })
+      ))
+      // Shutting down waits for running lanes up to the grace (20 s): the parked one is not running.
+      assert.isBelow(Duration.toMillis(took), 15_000)
+    }))
 })

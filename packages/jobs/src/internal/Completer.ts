@@ -7,11 +7,12 @@
  */
 import type { SqlClient } from "@effect/sql/SqlClient"
 import { LibrarySpan, PreparedStatement } from "@redrive/database"
-import { Clock, Duration, Effect, Metric, Queue, Schedule } from "effect"
+import { Clock, Duration, Effect, Metric, Schedule } from "effect"
 import type { Outcome } from "../Outcome.js"
 import * as Metrics from "../Metrics.js"
 import { logDeadLetterConflict } from "./deadLetterSql.js"
 import * as JobSql from "./JobSql.js"
+import * as WakeUps from "./WakeUps.js"
 import type { ThroughputCounter } from "./ThroughputCounter.js"
 
 export interface Result {
@@ -48,10 +49,9 @@ export const make = (options: CompleterOptions) =>
     const { sql, workerId } = options
     let results: Array<Result> = []
     let releases: Array<number> = []
-    const signal = yield* Queue.dropping<void>(1)
-    const notify = () => {
-      signal.unsafeOffer(undefined)
-    }
+    // One flag, one waiter (the flusher): a queue's take made a Deferred for every settle.
+    const signal = WakeUps.make()
+    const notify = () => signal.raise(WakeUps.work)
 
     const settle = (batch: ReadonlyArray<Result>, release: ReadonlyArray<number>) =>
       Effect.gen(function*() {
@@ -149,7 +149,7 @@ export const make = (options: CompleterOptions) =>
     )
 
     // The flusher: waits for something to settle, settles it, and goes again.
-    yield* Queue.take(signal).pipe(Effect.zipRight(flush), Effect.forever, Effect.forkScoped)
+    yield* signal.wait(WakeUps.work, Number.POSITIVE_INFINITY).pipe(Effect.zipRight(flush), Effect.forever, Effect.forkScoped)
 
     return {
       push: (result) => {

@@ -1,7 +1,8 @@
 /**
  * The claim loop's wake-ups: `work` (new jobs were notified, a retry fell due, shutdown) and
  * `room` (a settle freed places). Each is a flag raised synchronously from anywhere (a NOTIFY
- * callback, the completer) and awaited by the one claim-loop fiber with a timeout.
+ * callback, the completer) and awaited by the one claim-loop fiber with a timeout. The completer's
+ * flusher waits on one for outcomes to settle.
  *
  * Before, these were two dropping queues awaited with `Effect.timeout` (and a race for both):
  * each wait forked fibers and a timer, which an idle worker woken by one job paid cold, on the
@@ -16,8 +17,9 @@ export interface WakeUps {
   /** Raises `work` and/or `room`; wakes the waiter if it waits for one of them. */
   readonly raise: (flags: number) => void
   /**
-   * Waits until one of `flags` is raised (at once if one already is) or `timeoutMs` passes;
-   * lowers `flags` when it returns: the loop looks at its state again after any wake-up.
+   * Waits until one of `flags` is raised (at once if one already is) or `timeoutMs` passes
+   * (`Infinity`: no timer); lowers `flags` when it returns: the loop looks at its state again
+   * after any wake-up.
    */
   readonly wait: (flags: number, timeoutMs: number) => Effect.Effect<void>
 }
@@ -38,15 +40,15 @@ export const make = (): WakeUps => {
           return
         }
         const done = () => {
-          clearTimeout(timer)
+          if (timer !== undefined) clearTimeout(timer)
           waiter = undefined
           raised &= ~flags
           resume(Effect.void)
         }
-        const timer = setTimeout(done, timeoutMs)
+        const timer = Number.isFinite(timeoutMs) ? setTimeout(done, timeoutMs) : undefined
         waiter = { flags, done }
         return Effect.sync(() => {
-          clearTimeout(timer)
+          if (timer !== undefined) clearTimeout(timer)
           waiter = undefined
         })
       })
