@@ -35,7 +35,7 @@ export const byJob = <Type, In, Out>(
   )
 
 const enqueuedByJob = new Map<string, Metric.Metric.Counter<number>>()
-/** Made once per queue and type: a tagged metric per call hashed its key on every enqueue. */
+/** Made once per queue and type, not per enqueue (a tagged metric is a new object with its labels and closures). */
 export const enqueued = (queue: string, type: string) => {
   const key = `${queue}\u0000${type}`
   let counter = enqueuedByJob.get(key)

@@ -221,8 +221,9 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
      * Lanes run handlers one after another, each in its own fiber, taking claimed rows in order.
      * They grow (up to `concurrency`) only while handlers take real time: hundreds of fibers for
      * handlers that finish at once cost more than the handlers themselves. When no row waits, a
-     * lane ends (one stays parked for the next claim). Timeouts: one watchdog checks every lane's running job against its deadline (a
-     * timer per job also cost more than a job) and interrupts the lane of a job that overran;
+     * lane ends (one stays parked for the next claim). Timeouts: one watchdog checks every lane's
+     * running job against its deadline (a timer per job also cost more than a job) and interrupts
+     * the lane of a job that overran;
      * the attempt then fails with a TimeoutException and a fresh lane carries on. Granularity 100 ms.
      */
     interface Lane {
