@@ -121,13 +121,13 @@ export const classifyError = (
 ): Classification => {
   const tag = tagOf(error)
   const message = messageOf(error)
-  const base = { tag, message, defect, error }
-  const withClass = (errorClass: string, retryAfterMillis?: number): Classification => ({
-    ...base,
-    kind: errorClass === "timeout" ? "timeout" : "failed",
-    errorClass,
-    ...(retryAfterMillis !== undefined ? { retryAfterMillis } : {})
-  })
+  // Two literals, not spreads: spreading into a literal cost a fifth of classifying.
+  const withClass = (errorClass: string, retryAfterMillis?: number): Classification => {
+    const kind = errorClass === "timeout" ? "timeout" : "failed"
+    return retryAfterMillis === undefined
+      ? { errorClass, kind, tag, message, error, defect }
+      : { errorClass, kind, tag, message, error, defect, retryAfterMillis }
+  }
   const own = definition.classify(error)
   if (Option.isSome(own)) return withClass(own.value)
   const facts = factsOf(error, now, list)
@@ -141,9 +141,11 @@ export const classifyCause = (
   now: number,
   list: ReadonlyArray<Rule> = rules
 ): Classification => {
+  // Effect wraps an object failed inside a span in a Proxy (it carries the span); every rule's
+  // property reads went through its traps, a third of classifying. The rules read the error itself.
   const failure = Cause.failureOption(cause)
-  if (Option.isSome(failure)) return classifyError(failure.value, definition, false, now, list)
+  if (Option.isSome(failure)) return classifyError(Cause.originalError(failure.value), definition, false, now, list)
   const defect = Cause.dieOption(cause)
-  if (Option.isSome(defect)) return classifyError(defect.value, definition, true, now, list)
+  if (Option.isSome(defect)) return classifyError(Cause.originalError(defect.value), definition, true, now, list)
   return classifyError(new Error(Cause.pretty(cause)), definition, true, now, list)
 }

@@ -187,7 +187,8 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
       maxAttempts: row.maxAttempts,
       workerId,
       // Built on use: constructing a statement per job up front cost more than running most jobs.
-      heartbeat: Effect.suspend(() => JobSql.extendLeases(sql, workerId, [Number(row.id)], leaseMs)).pipe(Effect.ignore)
+      // Even `Effect.ignore` is built on use: it cost as much as the rest of the context.
+      heartbeat: Effect.suspend(() => Effect.ignore(JobSql.extendLeases(sql, workerId, [Number(row.id)], leaseMs)))
     })
 
     const outcomeOf = (row: JobSql.ClaimedRow, exit: Exit.Exit<unknown, unknown>, started: number) => {

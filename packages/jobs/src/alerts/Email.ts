@@ -6,7 +6,7 @@
  * open to a server that may be gone by the next one.
  */
 import { Effect } from "effect"
-import nodemailer from "nodemailer"
+import type Nodemailer from "nodemailer"
 import { describe, SendFailed, type Sent, type Target } from "./Channel.js"
 import type { Alert } from "./Message.js"
 import * as Message from "./Message.js"
@@ -27,6 +27,17 @@ export const mail = (alert: Alert) => {
   }
 }
 
+// Loaded with the first mail, not with the library: nodemailer adds ~14 MB to a process that
+// loads it (measured: RSS after import), and most processes never send a mail.
+let loaded: Promise<typeof Nodemailer> | undefined
+const nodemailer = Effect.tryPromise({
+  try: () => (loaded ??= import("nodemailer").then((module) => module.default)),
+  catch: (error) => {
+    loaded = undefined
+    return new SendFailed({ status: null, message: `nodemailer could not be loaded: ${describe(error)}` })
+  }
+})
+
 /** The reply code at the start of an SMTP answer ("250 OK: queued"), if any. */
 const replyCode = (response: unknown): number | null => {
   const match = typeof response === "string" ? /^(\d{3})/.exec(response) : null
@@ -43,7 +54,7 @@ const codeOf = (error: unknown): number | null => {
 
 export const send = (target: Target, alert: Alert, timeoutMs: number): Effect.Effect<Sent, SendFailed> =>
   Effect.acquireUseRelease(
-    Effect.try({
+    Effect.flatMap(nodemailer, (nodemailer) => Effect.try({
       try: () => {
         const url = new URL(target.url)
         const secure = url.protocol === "smtps:"
@@ -62,7 +73,7 @@ export const send = (target: Target, alert: Alert, timeoutMs: number): Effect.Ef
         }
       },
       catch: (error) => new SendFailed({ status: null, message: `invalid SMTP URL: ${describe(error)}` })
-    }),
+    })),
     ({ host, transport }) =>
       Effect.tryPromise({
         try: () =>

@@ -83,7 +83,8 @@ export const make = (options: CompleterOptions) =>
                 attempt: row.attempt,
                 action,
                 runAt: runAt?.toISOString() ?? null,
-                entry: { ...outcome.entry, at: outcome.entry.at.toISOString(), ...nextRunAtJson(outcome.entry.nextRunAt) },
+                // Encoded by JSON.stringify: its Dates become ISO strings (Date.toJSON).
+                entry: outcome.entry,
                 errorClass: outcome.errorClass,
                 reason: outcome.reason
               })
@@ -211,5 +212,3 @@ const failureMetrics: Record<FailedTag, ReadonlyArray<Metric.Metric.Counter<numb
   Discarded: [Metrics.jobsDiscarded],
   DeadLettered: [Metrics.jobsFailed, Metrics.jobsDeadLettered]
 }
-
-const nextRunAtJson = (at: Date | undefined) => (at === undefined ? {} : { nextRunAt: at.toISOString() })

@@ -6,7 +6,10 @@
  */
 import { Predicate } from "effect"
 
-export const field = (u: unknown, key: string): unknown => (Predicate.hasProperty(u, key) ? u[key] : undefined)
+// Not Predicate.hasProperty: its data-first or data-last dispatch reads `arguments` on every
+// call, and classifying a failure reads dozens of fields.
+export const field = (u: unknown, key: string): unknown =>
+  ((typeof u === "object" && u !== null) || typeof u === "function") && key in u ? Reflect.get(u, key) : undefined
 
 export const stringField = (u: unknown, key: string): string | undefined => {
   const value = field(u, key)
