@@ -99,13 +99,18 @@ export const make = (options: CompleterOptions) =>
             )
           }
         } else if (done.length + failures.length > 0) {
-          const [counts] = yield* JobSql.settleBatch(sql, {
-            workerId,
-            done,
-            keepCompleted: options.keepCompleted,
-            failures,
-            historyCap: options.historyCap
-          })
+          // Prepared by shape (which of its parts a batch needs: a handful of texts): planning the
+          // whole statement took 6–18 ms of Postgres per batch on the failure path.
+          const [counts] = yield* PreparedStatement.execute(
+            "redrive_settle",
+            JobSql.settleBatch(sql, {
+              workerId,
+              done,
+              keepCompleted: options.keepCompleted,
+              failures,
+              historyCap: options.historyCap
+            })
+          )
           if (counts && counts.blocked > 0) yield* logDeadLetterConflict(counts.blocked)
         }
         // Counted once per tag set of the batch, after the statement succeeded.
