@@ -92,13 +92,15 @@ export const handle = <A, I, E, R>(
   run: (payload: A, ctx: JobContext) => Effect.Effect<void, E, R>
 ): JobHandler<R> => {
   const decode = Schema.decodeUnknown(definition.payload)
+  const decodeFailed = (e: ParseError) => Effect.fail(new PayloadDecodeError({ message: e.message }))
   return {
     definition,
+    // One step around the decode, not two (mapError, then flatMap): this runs for every job.
     run: (payload, ctx) =>
-      Effect.flatMap(
-        Effect.mapError(decode(payload), (e) => new PayloadDecodeError({ message: e.message })),
-        (decoded) => run(decoded, ctx)
-      )
+      Effect.matchEffect(decode(payload), {
+        onFailure: decodeFailed,
+        onSuccess: (decoded) => run(decoded, ctx)
+      })
   }
 }
 

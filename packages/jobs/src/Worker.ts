@@ -239,6 +239,11 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
       timedOut: boolean
       /** The parent span of the lane's handlers: the running job's run span. */
       readonly parent: LaneSpan
+      /** What follows each handler on this lane (made once per lane, not per job). */
+      readonly after: {
+        readonly onSuccess: () => Effect.Effect<void, never, HandlersContext<H>>
+        readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<void, never, HandlersContext<H>>
+      }
     }
     // A lane is registered before its fiber starts: a lane with nothing to do ends synchronously.
     const lanes = new Map<Lane, Fiber.RuntimeFiber<void, never> | undefined>()
@@ -322,26 +327,46 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
       Metrics.jobRunTime.unsafeUpdate((Date.now() - started) / 1000, labelsOf.get(result.row.type) ?? noLabels)
     }
 
-    const runOne = (row: JobSql.ClaimedRow, lane: Lane) =>
-      Effect.suspend(() => {
-        const span = startSpan(row)
-        const handler = handlers.get(row.type)!
-        const started = Date.now()
-        lane.current = { row, started, deadline: started + Duration.toMillis(handler.definition.timeout), span }
-        busy++
-        // The lane's parent span (provided once per lane) now stands for this job's run span.
-        lane.parent.current = span
-        return Effect.flatMap(Effect.exit(handler.run(row.payload, contextOf(row))), (exit) => {
-          lane.current = undefined
-          busy--
-          // A handler that took real time is waiting on I/O: let more lanes share the work.
-          if (Date.now() - started >= 2 && waiting() > 0) spawn(2)
-          return Effect.map(outcomeOf(row, exit, started), (result) => {
-            endSpan(span, result, exit, started)
-            return result
-          })
-        })
-      })
+    /**
+     * A job's end on its lane: the lane is free again, and a handler that took real time is
+     * waiting on I/O, so more lanes share the work. Then the outcome goes to the completer and
+     * the lane takes its next row.
+     */
+    const makeLane = (): Lane => {
+      const lane: Lane = {
+        current: undefined,
+        timedOut: false,
+        parent: new LaneSpan(idleSpan),
+        after: {
+          onSuccess: () => {
+            const job = leave(lane)
+            if (job !== undefined) finish(job.span, { row: job.row, outcome: completed }, succeeded, job.started)
+            return next(lane)
+          },
+          onFailure: (cause) => {
+            const job = leave(lane)
+            if (job === undefined) return next(lane)
+            const exit = Exit.failCause(cause)
+            return Effect.flatMap(outcomeOf(job.row, exit, job.started), (result) => {
+              finish(job.span, result, exit, job.started)
+              return next(lane)
+            })
+          }
+        }
+      }
+      return lane
+    }
+    const leave = (lane: Lane) => {
+      const job = lane.current
+      lane.current = undefined
+      busy--
+      if (job !== undefined && Date.now() - job.started >= 2 && waiting() > 0) spawn(2)
+      return job
+    }
+    const finish = (span: Tracer.Span, result: Completer.Result, exit: Exit.Exit<unknown, unknown>, started: number) => {
+      endSpan(span, result, exit, started)
+      handOver(result)
+    }
 
     /**
      * With no row left, one lane parks here instead of ending, and the next claim's rows start on
@@ -359,21 +384,31 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
       })
     })
 
-    const laneBody = (lane: Lane): Effect.Effect<void, never, HandlersContext<H>> =>
-      Effect.suspend(() => {
-        const row = stopping ? undefined : takePending()
-        if (row !== undefined) {
-          return Effect.flatMap(runOne(row, lane), (result) => {
-            handOver(result)
-            return laneBody(lane)
-          })
-        }
+    const laneBody = (lane: Lane): Effect.Effect<void, never, HandlersContext<H>> => Effect.suspend(() => next(lane))
+
+    /**
+     * Runs the next waiting row on the lane, then the one after (or parks, or ends). One step
+     * around each handler, with the lane's own continuations: a success is handed over without
+     * building its Exit or its outcome, and nothing is allocated for what follows the handler.
+     */
+    const next = (lane: Lane): Effect.Effect<void, never, HandlersContext<H>> => {
+      const row = stopping ? undefined : takePending()
+      if (row === undefined) {
         return stopping || unpark !== undefined ? Effect.void : Effect.flatMap(park, () => laneBody(lane))
-      })
+      }
+      const span = startSpan(row)
+      const handler = handlers.get(row.type)!
+      const started = Date.now()
+      lane.current = { row, started, deadline: started + Duration.toMillis(handler.definition.timeout), span }
+      busy++
+      // The lane's parent span (provided once per lane) now stands for this job's run span.
+      lane.parent.current = span
+      return Effect.matchCauseEffect(handler.run(row.payload, contextOf(row)), lane.after)
+    }
 
     const spawn = (count: number): void => {
       for (let i = 0; i < count && lanes.size < concurrency; i++) {
-        const lane: Lane = { current: undefined, timedOut: false, parent: new LaneSpan(idleSpan) }
+        const lane = makeLane()
         lanes.set(lane, undefined)
         const fiber = runLane(laneBody(lane).pipe(
           Effect.withParentSpan(lane.parent),
@@ -498,6 +533,8 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
   })
 
 const completed = Outcome.Completed()
+/** A handler's success as its run span ends with it (the value is not recorded). */
+const succeeded: Exit.Exit<unknown, unknown> = Exit.void
 
 /**
  * The worker as a layer: it runs while the layer's scope is open, and (unless `maintenance` is
