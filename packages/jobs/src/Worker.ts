@@ -328,9 +328,8 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
     }
 
     /**
-     * A job's end on its lane: the lane is free again, and a handler that took real time is
-     * waiting on I/O, so more lanes share the work. Then the outcome goes to the completer and
-     * the lane takes its next row.
+     * A lane with the continuations that follow each of its handlers: the job leaves the lane,
+     * its outcome goes to the completer, and the lane takes its next row.
      */
     const makeLane = (): Lane => {
       const lane: Lane = {
@@ -356,6 +355,7 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
       }
       return lane
     }
+    /** Frees the lane; a handler that took real time is waiting on I/O, so more lanes share the work. */
     const leave = (lane: Lane) => {
       const job = lane.current
       lane.current = undefined
