@@ -191,9 +191,9 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
       heartbeat: Effect.suspend(() => Effect.ignore(JobSql.extendLeases(sql, workerId, [Number(row.id)], leaseMs)))
     })
 
-    const outcomeOf = (row: JobSql.ClaimedRow, exit: Exit.Exit<unknown, unknown>, started: number) => {
-      if (Exit.isSuccess(exit)) return Effect.succeed<Completer.Result>({ row, outcome: completed })
-      return Effect.map(Random.next, (random): Completer.Result => {
+    /** The outcome of a failed attempt (a lane hands a success over as `completed` itself). */
+    const outcomeOf = (row: JobSql.ClaimedRow, exit: Exit.Exit<unknown, unknown>, started: number) =>
+      Effect.map(Random.next, (random): Completer.Result => {
         const now = Date.now()
         return {
           row,
@@ -216,7 +216,6 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
           })
         }
       })
-    }
 
     /**
      * Lanes run handlers one after another, each in its own fiber, taking claimed rows in order.
