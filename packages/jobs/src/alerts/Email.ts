@@ -30,7 +30,7 @@ export const mail = (alert: Alert) => {
 // Loaded with the first mail, not with the library: nodemailer adds ~14 MB to a process that
 // loads it (measured: RSS after import), and most processes never send a mail.
 let loaded: Promise<typeof Nodemailer> | undefined
-const nodemailer = Effect.tryPromise({
+const loadNodemailer = Effect.tryPromise({
   try: () => (loaded ??= import("nodemailer").then((module) => module.default)),
   catch: (error) => {
     loaded = undefined
@@ -54,7 +54,7 @@ const codeOf = (error: unknown): number | null => {
 
 export const send = (target: Target, alert: Alert, timeoutMs: number): Effect.Effect<Sent, SendFailed> =>
   Effect.acquireUseRelease(
-    Effect.flatMap(nodemailer, (nodemailer) => Effect.try({
+    Effect.flatMap(loadNodemailer, (nodemailer) => Effect.try({
       try: () => {
         const url = new URL(target.url)
         const secure = url.protocol === "smtps:"
