@@ -126,21 +126,33 @@ const insert = <A, I>(
     }
     const sql = yield* SqlClient.SqlClient
     const hasKeys = keys !== undefined && keys.some((k) => k !== undefined)
-    // Prepared where it can be (outside a transaction or tenant block): parsed and planned once per connection.
-    const rows = yield* PreparedStatement.execute("redrive_enqueue", JobSql.insertBatch(sql, {
+    const job = {
       tenantId: checked.tenantId,
       queue: definition.queue,
       type: definition.name,
       priority: checked.priority,
       maxAttempts: checked.maxAttempts,
       runAt: options.runAt ?? null,
-      payloads: json,
-      idempotencyKeys: hasKeys ? keys.map((k) => k ?? null) : [],
       requestId: checked.requestId,
       userId: checked.userId,
       // This span (a child of the caller's): the run span continues its trace.
       traceContext: yield* TraceContext.current
-    })).pipe(Effect.mapError(DbError.fromSqlError("Enqueue.many")))
+    }
+    // Prepared where it can be (outside a transaction or tenant block): parsed and planned once
+    // per connection. One job (most enqueues) has a statement of its own, a plain VALUES insert.
+    const statement = encoded.length === 1
+      ? PreparedStatement.execute("redrive_enqueue_one", JobSql.insertOne(sql, {
+        ...job,
+        // The batch's JSON is `[payload]`: the payload's JSON is inside the brackets.
+        payload: json.slice(1, -1),
+        idempotencyKey: hasKeys ? keys[0] ?? null : null
+      }))
+      : PreparedStatement.execute("redrive_enqueue", JobSql.insertBatch(sql, {
+        ...job,
+        payloads: json,
+        idempotencyKeys: hasKeys ? keys.map((k) => k ?? null) : []
+      }))
+    const rows = yield* statement.pipe(Effect.mapError(DbError.fromSqlError("Enqueue.many")))
     yield* Metric.incrementBy(Metrics.enqueued(definition.queue, definition.name), rows.length)
     // Identity values: branded without validating each again.
     if (!hasKeys) return rows.map((r): Enqueued => ({ id: Ids.JobId.make(Number(r.id), true), deduplicated: false }))

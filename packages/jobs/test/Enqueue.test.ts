@@ -35,6 +35,26 @@ layer(TestDatabase.layer, { excludeTestServices: true })("enqueue", (it) => {
       })
     }))
 
+  it.effect("a job enqueued without run_at is due at once: its run_at is never ahead of now()", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const tenantId = Factory.tenant()
+      // now() is fixed for a transaction: a run_at rounded to milliseconds would be ahead of it
+      // about half the time, and a claim right after the enqueue would not find the job due.
+      for (let i = 0; i < 20; i++) {
+        yield* sql.withTransaction(Effect.gen(function*() {
+          yield* Enqueue.one(SendEmail, { to: "a@example.com", subject: `one ${i}` }, { tenantId })
+          yield* Enqueue.many(SendEmail, [{ to: "b@example.com", subject: `many ${i}` }, { to: "c@example.com", subject: "x" }], { tenantId })
+          // The column's default, for a job a service inserts itself.
+          yield* sql`insert into redrive.job (tenant_id, queue, type) values (${tenantId}, 'emails', 'email.send')`
+          const [ahead] = yield* sql<{ n: number }>`
+            select count(*)::int as n from redrive.job where tenant_id = ${tenantId} and run_at > now()`
+          assert.strictEqual(ahead!.n, 0, `round ${i}`)
+        }))
+      }
+      assert.strictEqual(yield* count(`redrive.job where tenant_id = '${tenantId}'`), 80)
+    }))
+
   it.effect("a bad payload is a ParseError naming the field, and nothing is written", () =>
     Effect.gen(function*() {
       const tenantId = Factory.tenant()

@@ -3,15 +3,19 @@
  * (`00-<32 hex trace id>-<16 hex span id>-<flags>`), stored in `job.trace_context` so the run
  * span continues the enqueuing request's trace (Worker.ts) in whatever tracer is installed.
  */
-import { Effect, Option, Tracer } from "effect"
+import { Context, Effect, Option, Tracer } from "effect"
 
 const pattern = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
 
-/** The current span's traceparent, or null outside a span. */
-export const current: Effect.Effect<string | null> = Effect.map(
-  Effect.currentParentSpan,
-  (span) => format(span)
-).pipe(Effect.orElseSucceed(() => null))
+/**
+ * The current span's traceparent, or null outside a span. Read from the fiber's context: outside
+ * a span, `Effect.currentParentSpan` fails with a NoSuchElementException, whose stack capture cost
+ * ~30 µs of every enqueue made without a tracer.
+ */
+export const current: Effect.Effect<string | null> = Effect.withFiberRuntime((fiber) => {
+  const span = Context.getOption(fiber.currentContext, Tracer.ParentSpan)
+  return Effect.succeed(Option.isSome(span) ? format(span.value) : null)
+})
 
 export const format = (span: Tracer.AnySpan): string | null =>
   pattern.test(`00-${span.traceId}-${span.spanId}-01`)
