@@ -250,15 +250,35 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
     const laneSet = yield* FiberSet.make<void, never>()
     const runLane = yield* FiberSet.runtime(laneSet)<HandlersContext<H>>()
 
-    yield* Effect.sync(() => {
+    // The watchdog is a plain timer, armed only while a handler runs: as a fiber repeating on a
+    // schedule it woke an idle worker ten times a second, half of that worker's idle CPU.
+    let watchdog: ReturnType<typeof setTimeout> | undefined
+    let watching = true
+    const checkDeadlines = () => {
+      watchdog = undefined
       const now = Date.now()
+      let running = false
       for (const [lane, fiber] of lanes) {
-        if (fiber !== undefined && lane.current !== undefined && !lane.timedOut && lane.current.deadline <= now) {
+        if (lane.current === undefined) continue
+        running = true
+        if (fiber !== undefined && !lane.timedOut && lane.current.deadline <= now) {
           lane.timedOut = true
           fiber.unsafeInterruptAsFork(fiber.id())
         }
       }
-    }).pipe(Effect.repeat(Schedule.spaced("100 millis")), Effect.forkScoped)
+      if (running) armWatchdog()
+    }
+    const armWatchdog = () => {
+      if (watchdog === undefined && watching) watchdog = setTimeout(checkDeadlines, 100)
+    }
+    // Added before the shutdown's finalizer, so it runs after it: handlers keep their timeouts
+    // during the shutdown's grace.
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        watching = false
+        if (watchdog !== undefined) clearTimeout(watchdog)
+      })
+    )
 
     const waiting = () => pending.length - pendingHead
     const takePending = (): JobSql.ClaimedRow | undefined => {
@@ -400,6 +420,7 @@ export const make = <const H extends ReadonlyArray<JobHandler<unknown>>>(options
       const started = Date.now()
       lane.current = { row, started, deadline: started + Duration.toMillis(handler.definition.timeout), span }
       busy++
+      armWatchdog()
       // The lane's parent span (provided once per lane) now stands for this job's run span.
       lane.parent.current = span
       return Effect.matchCauseEffect(handler.run(row.payload, contextOf(row)), lane.after)
