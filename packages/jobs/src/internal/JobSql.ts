@@ -10,6 +10,7 @@ import * as Notify from "../Notify.js"
 import { scopeControlled } from "./controlSql.js"
 import { blockedCount, countFailures, movedStatRows, moveToDlq } from "./deadLetterSql.js"
 import { appendHistory } from "./historySql.js"
+import { nowMs } from "./nowMs.js"
 import { RawSql } from "@redrive/database"
 
 /**
@@ -21,12 +22,10 @@ const initialState = (sql: SqlClient, tenantId: string, queue: string, type: str
     scopeControlled(sql, { tenantId, queue, type, blocking: false })
   } then 'paused' else 'available' end`
 
-/**
- * Now, as a job's run_at: truncated to the column's milliseconds. Stored as it is, `now()` is
- * rounded, up to 0.5 ms into the future, and a claim right after it (an idle worker woken by
- * the job) would find the job not yet due and leave it for the next poll.
- */
-const nowMs = "date_trunc('milliseconds', now())"
+/** An enqueue whose idempotency key an unfinished job of the tenant and queue holds inserts nothing. */
+const keyConflict = `on conflict (tenant_id, queue, idempotency_key)
+        where idempotency_key is not null and state in ('available', 'paused', 'running')
+        do nothing`
 
 export interface InsertBatch {
   readonly tenantId: string
@@ -66,9 +65,7 @@ export const insertBatch = (sql: SqlClient, b: InsertBatch) =>
              ${b.traceContext}::text
       from input i, state
       order by i.ord
-      on conflict (tenant_id, queue, idempotency_key)
-        where idempotency_key is not null and state in ('available', 'paused', 'running')
-        do nothing
+      ${sql.literal(keyConflict)}
       returning id, idempotency_key
     ), woken as (
       select pg_notify(${Notify.channel}, ${b.queue})
@@ -94,9 +91,7 @@ export const insertOne = (sql: SqlClient, b: Omit<InsertBatch, "payloads" | "ide
       values (${b.tenantId}, ${b.queue}, ${b.type}, ${b.payload}::jsonb, ${b.priority}, ${b.maxAttempts},
               coalesce(${b.runAt}::timestamptz, ${sql.literal(nowMs)}), ${initialState(sql, b.tenantId, b.queue, b.type)},
               ${b.idempotencyKey}::text, ${b.requestId}, ${b.userId}, ${b.traceContext}::text)
-      on conflict (tenant_id, queue, idempotency_key)
-        where idempotency_key is not null and state in ('available', 'paused', 'running')
-        do nothing
+      ${sql.literal(keyConflict)}
       returning id, idempotency_key, state
     )
     select id, idempotency_key as "idempotencyKey",

@@ -10,12 +10,10 @@ import type { DlqFilter, Ids } from "@redrive/database"
 import { DlqFilterSql } from "@redrive/database"
 import { scopeControlled } from "./controlSql.js"
 import { appendHistory } from "./historySql.js"
+import { nowMs } from "./nowMs.js"
 
 type Sql = SqlClient
 type ScopeTenant = Ids.TenantId | "*"
-
-/** One instant per statement, at the millisecond precision of the columns and of a JS Date. */
-const nowMs = "date_trunc('milliseconds', now())"
 
 /** The `replayed` history entry of a row of `job_dlq` (aliased `d`); it decodes as an ErrorHistory.AttemptEntry. */
 const replayedEntry = (sql: Sql, by: string) =>
@@ -39,7 +37,7 @@ const insertJobs = (sql: Sql, source: "dlq" | "picked", by: string, cap: number,
     blocking: false
   })
 } then 'paused' else 'available' end, 0,
-        d.max_attempts, now(), ${appendHistory(sql, sql.literal("d.error_history"), replayedEntry(sql, by), sql`${cap}::int`)},
+        d.max_attempts, ${sql.literal(nowMs)}, ${appendHistory(sql, sql.literal("d.error_history"), replayedEntry(sql, by), sql`${cap}::int`)},
         -- The replay continues the original enqueue's trace.
         d.id, d.request_id, d.user_id, d.trace_context
       from ${sql.literal(source)} d

@@ -7,6 +7,7 @@ import type { SqlClient } from "@effect/sql/SqlClient"
 import type { Ids } from "@redrive/database"
 import { scopeControlled } from "./controlSql.js"
 import { appendHistory } from "./historySql.js"
+import { nowMs } from "./nowMs.js"
 
 type Sql = SqlClient
 
@@ -38,7 +39,7 @@ export const rerun = (sql: Sql, input: {
   readonly channel: string
 }) => {
   const entry = sql`jsonb_build_object(
-        'attempt', s.attempt, 'at', redrive.iso_ms(date_trunc('milliseconds', now())), 'kind', 'replayed',
+        'attempt', s.attempt, 'at', redrive.iso_ms(${sql.literal(nowMs)}), 'kind', 'replayed',
         'errorClass', s.state, 'tag', 'Rerun', 'message', 'rerun of job ' || s.id || ' by ' || ${input.by}::text,
         'by', ${input.by}::text)`
   return sql<RerunRow>`
@@ -67,7 +68,7 @@ export const rerun = (sql: Sql, input: {
       blocking: false
     })
   } then 'paused' else 'available' end, 0,
-        s.max_attempts, now(), ${appendHistory(sql, sql.literal("s.error_history"), entry, sql`${input.cap}::int`)},
+        s.max_attempts, ${sql.literal(nowMs)}, ${appendHistory(sql, sql.literal("s.error_history"), entry, sql`${input.cap}::int`)},
         s.id, s.request_id, s.user_id
       from src s
       where s.state in ('completed', 'cancelled') and not exists (select 1 from existing)
