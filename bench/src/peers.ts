@@ -38,6 +38,8 @@ type Results = typeof Results.Type
 
 const REDRIVE = "redrive"
 const REFERENCE = "reference (raw pg)"
+/** bench/floor-adapter.mjs: the reference's queue written on Effect and @effect/sql-pg alone. */
+const FLOOR = "effect floor"
 const PEERS = ["graphile-worker", "pg-boss"]
 
 const num = (x: number | null | undefined, what: string): number => {
@@ -152,6 +154,45 @@ export const goalTable = (results: Results): ReadonlyArray<GoalRow> => {
   return rows
 }
 
+export interface FloorRow {
+  readonly workload: string
+  readonly reference: number
+  readonly floor: number
+  readonly redrive: number
+}
+
+/**
+ * Where each gap to the reference lies: the stack (the Effect floor against the reference) or
+ * what Redrive does on top of it (Redrive against the floor). Empty when the run had no floor.
+ */
+export const floorTable = (results: Results): ReadonlyArray<FloorRow> => {
+  const m = results.medians
+  if (!m.some((x) => x.system === FLOOR)) return []
+  const row = (workload: string, figure: (system: string) => number) => ({
+    workload,
+    reference: figure(REFERENCE),
+    floor: figure(FLOOR),
+    redrive: figure(REDRIVE)
+  })
+  return [
+    row("A throughput, best variant (jobs/s)", (s) => num(bestA(m, s).jobs_per_s, "jobs/s")),
+    row("B latency p50 (ms)", (s) => num(one(m, s, "B.latency").p50_ms, "p50")),
+    row("B latency p99 (ms)", (s) => num(one(m, s, "B.latency").p99_ms, "p99")),
+    row("C failure path (s)", (s) => num(one(m, s, "C.failure").seconds, "seconds")),
+    row("D replay until re-run (s)", (s) => num(one(m, s, "D.replay").seconds, "seconds")),
+    row("E worker peak RSS in A (MB)", (s) => num(bestA(m, s).rss_mb, "RSS"))
+  ]
+}
+
+export const renderFloorTable = (rows: ReadonlyArray<FloorRow>) =>
+  [
+    "| workload | reference | Effect floor | Redrive | floor ÷ reference (the stack) | Redrive ÷ floor (Redrive's features) |",
+    "|---|--:|--:|--:|--:|--:|",
+    ...rows.map((r) =>
+      `| ${r.workload} | ${r.reference} | ${r.floor} | ${r.redrive} | ${f(r.floor / r.reference)}× | ${f(r.redrive / r.floor)}× |`
+    )
+  ].join("\n")
+
 export const renderTable = (rows: ReadonlyArray<GoalRow>) =>
   [
     "| workload | Redrive | peers | reference | ratios | goal | met |",
@@ -177,7 +218,7 @@ export const runPeers = async (adminUrl: string) => {
       "bench.js",
       `--rounds=${rounds}`,
       "--only=A,B,C,D",
-      `--systems=graphile,pgboss,reference,${join(repo, "bench/peers-adapter.mjs")}`,
+      `--systems=graphile,pgboss,reference,${join(repo, "bench/floor-adapter.mjs")},${join(repo, "bench/peers-adapter.mjs")}`,
       "--out=results-redrive"
     ]
     console.log(`peers: node ${args.join(" ")}  (${rounds} rounds, several minutes; log in ${dir}/run.log)`)
@@ -200,16 +241,21 @@ export const runPeers = async (adminUrl: string) => {
     if (file === undefined) throw new Error("peers: the harness wrote no results file")
     const results = Schema.decodeUnknownSync(Schema.parseJson(Results))(readFileSync(join(dir, file), "utf8"))
     const table = renderTable(goalTable(results))
+    const floor = floorTable(results)
+    const floorSection = floor.length === 0 ? "" :
+      `\n\n## Where the gap is: the stack or Redrive\n\nThe Effect floor (bench/floor-adapter.mjs) is the ` +
+      `reference's queue written on Effect and @effect/sql-pg with nothing of Redrive's on top.\n\n${renderFloorTable(floor)}`
     const markdown = readFileSync(join(dir, file.replace(/\.json$/, ".md")), "utf8")
     const out = join(repo, "docs/peers-last-run.md")
     writeFileSync(
       out,
       `# Peers harness, last run (\`pnpm bench\`)\n\n${results.meta.date}, node ${results.meta.node}, ${rounds} rounds, ` +
-        `${results.meta.duration_s} s.\n\n## Issue 16's goals\n\n${table}\n\n## The harness's own tables\n\n` +
+        `${results.meta.duration_s} s.\n\n## Issue 16's goals\n\n${table}${floorSection}\n\n## The harness's own tables\n\n` +
         markdown.replace(/^# .*\n/, "").replace(/^## /gm, "### ")
     )
     console.log(`\nRatio table against the peers (one run, medians of ${rounds} rounds; also in docs/peers-last-run.md):\n`)
     console.log(table)
+    if (floor.length > 0) console.log(`\nThe stack against Redrive's features (Effect floor: the reference's queue on Effect alone):\n\n${renderFloorTable(floor)}`)
   } finally {
     if (process.env.BENCH_PEERS_KEEP === undefined) rmSync(work, { recursive: true, force: true })
   }
