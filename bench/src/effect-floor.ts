@@ -12,6 +12,7 @@
  * bench/floor-adapter.mjs.
  */
 import { PgClient } from "@effect/sql-pg"
+import { type Handler, runHandler } from "./harnessHandler.js"
 import { Cause, Deferred, Effect, Exit, Fiber, ManagedRuntime, Redacted, Schedule, Stream } from "effect"
 
 export interface FloorSettings {
@@ -27,8 +28,6 @@ export interface FloorContext {
   readonly settings: FloorSettings
   readonly maxAttempts: number
 }
-
-type Handler = (payload: unknown) => unknown
 
 const channel = "floor_job"
 
@@ -72,11 +71,6 @@ export const open = async (ctx: FloorContext) => {
   const loop = (handler: Handler, wakeUp: Effect.Effect<void>) =>
     Effect.gen(function*() {
       const sql = yield* PgClient.PgClient
-      const attempt = (payload: unknown) =>
-        Effect.suspend(() => {
-          const result = handler(payload)
-          return result instanceof Promise ? Effect.promise(() => result) : Effect.void
-        }).pipe(Effect.catchAllDefect(Effect.fail))
       while (true) {
         const rows = yield* sql<Claimed>`
           update floor_job j set leased_until = now() + interval '30 seconds', attempt = j.attempt + 1
@@ -93,7 +87,7 @@ export const open = async (ctx: FloorContext) => {
         const failed: Array<string> = []
         const messages: Array<string> = []
         for (const row of rows) {
-          const exit = yield* Effect.exit(attempt(row.payload))
+          const exit = yield* Effect.exit(runHandler(handler, row.payload))
           if (Exit.isSuccess(exit)) ok.push(row.id)
           else {
             failed.push(row.id)

@@ -163,11 +163,10 @@ export interface FloorRow {
 
 /**
  * Where each gap to the reference lies: the stack (the Effect floor against the reference) or
- * what Redrive does on top of it (Redrive against the floor). Empty when the run had no floor.
+ * what Redrive does on top of it (Redrive against the floor).
  */
 export const floorTable = (results: Results): ReadonlyArray<FloorRow> => {
   const m = results.medians
-  if (!m.some((x) => x.system === FLOOR)) return []
   const row = (workload: string, figure: (system: string) => number) => ({
     workload,
     reference: figure(REFERENCE),
@@ -241,21 +240,20 @@ export const runPeers = async (adminUrl: string) => {
     if (file === undefined) throw new Error("peers: the harness wrote no results file")
     const results = Schema.decodeUnknownSync(Schema.parseJson(Results))(readFileSync(join(dir, file), "utf8"))
     const table = renderTable(goalTable(results))
-    const floor = floorTable(results)
-    const floorSection = floor.length === 0 ? "" :
-      `\n\n## Where the gap is: the stack or Redrive\n\nThe Effect floor (bench/floor-adapter.mjs) is the ` +
-      `reference's queue written on Effect and @effect/sql-pg with nothing of Redrive's on top.\n\n${renderFloorTable(floor)}`
+    const floor = renderFloorTable(floorTable(results))
+    const floorCaption = "The Effect floor (bench/floor-adapter.mjs) is the reference's queue written on Effect and " +
+      "@effect/sql-pg with nothing of Redrive's on top."
     const markdown = readFileSync(join(dir, file.replace(/\.json$/, ".md")), "utf8")
     const out = join(repo, "docs/peers-last-run.md")
     writeFileSync(
       out,
       `# Peers harness, last run (\`pnpm bench\`)\n\n${results.meta.date}, node ${results.meta.node}, ${rounds} rounds, ` +
-        `${results.meta.duration_s} s.\n\n## Issue 16's goals\n\n${table}${floorSection}\n\n## The harness's own tables\n\n` +
+        `${results.meta.duration_s} s.\n\n## Issue 16's goals\n\n${table}\n\n## Where the gap is: the stack or Redrive\n\n${floorCaption}\n\n${floor}\n\n## The harness's own tables\n\n` +
         markdown.replace(/^# .*\n/, "").replace(/^## /gm, "### ")
     )
     console.log(`\nRatio table against the peers (one run, medians of ${rounds} rounds; also in docs/peers-last-run.md):\n`)
     console.log(table)
-    if (floor.length > 0) console.log(`\nThe stack against Redrive's features (Effect floor: the reference's queue on Effect alone):\n\n${renderFloorTable(floor)}`)
+    console.log(`\nWhere the gap is: the stack or Redrive. ${floorCaption}\n\n${floor}`)
   } finally {
     if (process.env.BENCH_PEERS_KEEP === undefined) rmSync(work, { recursive: true, force: true })
   }

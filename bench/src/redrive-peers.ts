@@ -14,6 +14,7 @@ import * as Redrive from "@redrive/jobs/Redrive"
 import * as Replay from "@redrive/jobs/Replay"
 import { Effect, Layer, ManagedRuntime, Redacted, Schedule, Schema } from "effect"
 import { fileURLToPath } from "node:url"
+import { type Handler, runHandler } from "./harnessHandler.js"
 
 export interface Settings {
   readonly batchSize: number
@@ -37,7 +38,6 @@ export interface OpenContext {
   readonly role: "producer" | "worker" | "both"
 }
 
-type Handler = (payload: unknown) => unknown
 
 export const open = async (ctx: OpenContext) => {
   const { settings } = ctx
@@ -101,11 +101,7 @@ export const open = async (ctx: OpenContext) => {
       await runtime.runPromise(Enqueue.one(BenchJob, payload))
     },
     async startWorker(handler: Handler) {
-      const run = JobDefinition.handle(BenchJob, (payload) =>
-        Effect.suspend(() => {
-          const result = handler(payload)
-          return result instanceof Promise ? Effect.promise(() => result) : Effect.void
-        }).pipe(Effect.catchAllDefect((defect) => Effect.fail(defect))))
+      const run = JobDefinition.handle(BenchJob, (payload) => runHandler(handler, payload))
       // Everything on, as a user runs a worker: maintenance (elected: rescuer, pruner, circuit
       // breaker, alerts outbox), the completer, metrics, spans without an exporter, controls and
       // the bulk-replay runner.
