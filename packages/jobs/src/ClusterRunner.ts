@@ -18,6 +18,8 @@
  *   SHARD_LOCK_EXPIRATION (3 seconds), REFRESH_ASSIGNMENTS_INTERVAL (1 second),
  *   RUNNER_HEALTH_CHECK_INTERVAL (1 second), ENTITY_MESSAGE_POLL_INTERVAL (1 second).
  *   Durations are written `"1 second"`, `"500 millis"` (not `1s`).
+ * - REDRIVE_MAILBOX_SWEEP_INTERVAL (10 seconds): how often the runner resets the read marks on
+ *   its own shards, so a command a late read marked waits that long, not ten minutes (MailboxSweep).
  * - Any other @effect/cluster setting through its own environment name (SHARDS_PER_GROUP, which
  *   must be the same on every runner, ENTITY_TERMINATION_TIMEOUT, …) or `options.shardingConfig`.
  *
@@ -31,6 +33,7 @@ import { SqlClient } from "@effect/sql"
 import { Config, Duration, Effect, Layer, Option } from "effect"
 import * as JobCommands from "./JobCommands.js"
 import * as JobEntity from "./JobEntity.js"
+import * as MailboxSweep from "./MailboxSweep.js"
 
 export interface ClusterRunnerSettings {
   /** The address other runners dial to reach this one. */
@@ -42,6 +45,8 @@ export interface ClusterRunnerSettings {
   readonly refreshAssignmentsInterval: Duration.Duration
   readonly runnerHealthCheckInterval: Duration.Duration
   readonly entityMessagePollInterval: Duration.Duration
+  /** How often the runner resets the read marks on its shards (MailboxSweep). */
+  readonly mailboxSweepInterval: Duration.Duration
 }
 
 /** The tuned failover defaults (see the module comment and README "Cluster mode"). */
@@ -70,7 +75,8 @@ export const config: Config.Config<ClusterRunnerSettings> = Config.all({
   ),
   entityMessagePollInterval: Config.duration("ENTITY_MESSAGE_POLL_INTERVAL").pipe(
     Config.withDefault(failoverDefaults.entityMessagePollInterval)
-  )
+  ),
+  mailboxSweepInterval: MailboxSweep.config
 })
 
 export interface ClusterRunnerOptions extends Partial<ClusterRunnerSettings> {
@@ -125,11 +131,13 @@ export const layerSharding = (options: ClusterRunnerOptions = {}) =>
       `redrive cluster runner: listening on ${listen}:${settings.port}, advertised to the other runners as ` +
         `${settings.host}:${settings.port}`
     ))
-    return announce.pipe(Layer.provideMerge(oneAtATime(NodeClusterSocket.layer({
-      storage: "sql",
-      runnerHealth: "ping",
-      shardingConfig: { ...shardingConfigOf(settings), ...shardingConfig }
-    }))))
+    const merged = { ...shardingConfigOf(settings), ...shardingConfig }
+    return Layer.mergeAll(announce, MailboxSweep.layer({ interval: settings.mailboxSweepInterval, shardingConfig: merged }))
+      .pipe(Layer.provideMerge(oneAtATime(NodeClusterSocket.layer({
+        storage: "sql",
+        runnerHealth: "ping",
+        shardingConfig: merged
+      }))))
   }))
 
 /**

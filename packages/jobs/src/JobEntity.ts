@@ -15,10 +15,11 @@ import * as SingleRunner from "@effect/cluster/SingleRunner"
 import type { ShardingConfig } from "@effect/cluster/ShardingConfig"
 import * as Rpc from "@effect/rpc/Rpc"
 import { DatabaseError as DbError, Ids, Input } from "@redrive/database"
-import { Effect, Either, Layer, ParseResult, Schema } from "effect"
+import { type Duration, Effect, Either, Layer, ParseResult, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import * as JobCommands from "./JobCommands.js"
 import { PayloadTooLarge } from "./Limits.js"
+import * as MailboxSweep from "./MailboxSweep.js"
 import { InvalidPayload, Replay, UnknownJobType } from "./Replay.js"
 
 /** The entity id of a target: `job:<id>` or `dlq:<id>`. */
@@ -181,11 +182,14 @@ export const layer = JobEntity.toLayer(handlers, layerOptions)
 export const layerSingleRunner = (options: {
   readonly shardingConfig?: Partial<ShardingConfig["Type"]> | undefined
   readonly commands?: JobCommands.JobCommandsOptions | undefined
+  /** MailboxSweep's interval; REDRIVE_MAILBOX_SWEEP_INTERVAL (10 seconds) when omitted. */
+  readonly mailboxSweepInterval?: Duration.DurationInput | undefined
 } = {}) =>
-  layer.pipe(
-    Layer.provide(JobCommands.layer(options.commands)),
-    Layer.provideMerge(SingleRunner.layer({ runnerStorage: "sql", shardingConfig: options.shardingConfig }))
-  )
+  Layer.merge(layer, MailboxSweep.layer({ interval: options.mailboxSweepInterval, shardingConfig: options.shardingConfig }))
+    .pipe(
+      Layer.provide(JobCommands.layer(options.commands)),
+      Layer.provideMerge(SingleRunner.layer({ runnerStorage: "sql", shardingConfig: options.shardingConfig }))
+    )
 
 export interface CommandOptions {
   /** Idempotency key; a random one when omitted (then a retried call is a new request). */

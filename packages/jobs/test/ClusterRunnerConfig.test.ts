@@ -23,6 +23,7 @@ describe("ClusterRunner.config", () => {
       assert.strictEqual(Duration.toMillis(settings.refreshAssignmentsInterval), 1000)
       assert.strictEqual(Duration.toMillis(settings.runnerHealthCheckInterval), 1000)
       assert.strictEqual(Duration.toMillis(settings.entityMessagePollInterval), 1000)
+      assert.strictEqual(Duration.toMillis(settings.mailboxSweepInterval), 10_000)
       const sharding = ClusterRunner.shardingConfigOf(settings)
       assert.isTrue(Option.isNone(sharding.runnerListenAddress!))
     }))
@@ -34,8 +35,10 @@ describe("ClusterRunner.config", () => {
         REDRIVE_RUNNER_PORT: "4100",
         REDRIVE_RUNNER_LISTEN_HOST: "0.0.0.0",
         SHARD_LOCK_EXPIRATION: "5 seconds",
-        ENTITY_MESSAGE_POLL_INTERVAL: "500 millis"
+        ENTITY_MESSAGE_POLL_INTERVAL: "500 millis",
+        REDRIVE_MAILBOX_SWEEP_INTERVAL: "2 seconds"
       })
+      assert.strictEqual(Duration.toMillis(settings.mailboxSweepInterval), 2000)
       const sharding = ClusterRunner.shardingConfigOf(settings)
       assert.deepStrictEqual(sharding.runnerAddress, Option.some(RunnerAddress.make("10.0.0.5", 4100)))
       assert.deepStrictEqual(sharding.runnerListenAddress, Option.some(RunnerAddress.make("0.0.0.0", 4100)))
@@ -44,12 +47,13 @@ describe("ClusterRunner.config", () => {
       assert.strictEqual(Duration.toMillis(Duration.decode(sharding.refreshAssignmentsInterval!)), 1000)
     }))
 
-  it.effect("a duration written `1s`, a port out of range or an empty host is a ConfigError naming it", () =>
+  it.effect("a duration written `1s`, a port out of range, an empty host or a zero sweep interval is a ConfigError naming it", () =>
     Effect.gen(function*() {
       for (const [env, name] of [
         [{ RUNNER_HEALTH_CHECK_INTERVAL: "1s" }, "RUNNER_HEALTH_CHECK_INTERVAL"],
         [{ REDRIVE_RUNNER_PORT: "70000" }, "REDRIVE_RUNNER_PORT"],
-        [{ REDRIVE_RUNNER_HOST: " " }, "REDRIVE_RUNNER_HOST"]
+        [{ REDRIVE_RUNNER_HOST: " " }, "REDRIVE_RUNNER_HOST"],
+        [{ REDRIVE_MAILBOX_SWEEP_INTERVAL: "0 seconds" }, "REDRIVE_MAILBOX_SWEEP_INTERVAL"]
       ] as const) {
         const exit = yield* Effect.exit(read(env))
         assert.isTrue(Exit.isFailure(exit), name)

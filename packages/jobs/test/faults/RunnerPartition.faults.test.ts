@@ -9,7 +9,7 @@
 import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
 import { TestDatabase } from "@redrive/database/testing"
-import { Effect, Redacted } from "effect"
+import { Effect, Fiber, Redacted } from "effect"
 import { ownedBy, replayedInto, spawnRunner } from "../clusterFixtures.js"
 import { seedDeadLetters } from "../replayFixtures.js"
 import { tcpProxy, via } from "./tcpProxy.js"
@@ -33,7 +33,10 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "150 seconds" })
       yield* Effect.sleep("20 seconds")
       yield* proxy.heal
       const healedAt = Date.now()
-      const reply = yield* asked
+      // On a timeout, the cut-off runner's own log (shard lock health, releases) says why.
+      const reply = yield* Fiber.join(asked).pipe(
+        Effect.mapError((e) => new Error(`${e.message}\n--- the cut-off runner (${cut.pid}):\n${cut.output()}`))
+      )
       const answeredMs = Date.now() - healedAt
       assert.isTrue(reply.ok, JSON.stringify(reply))
       yield* Effect.sleep("5 seconds")
